@@ -1,0 +1,186 @@
+"""What each kind of client may see of a workshop, computed from its state.
+
+The room view goes to projectors and phones alike; the console view adds what only
+facilitators see (join and connection counts). Neither ever carries an individual
+vote: before a reveal a round shows how many of each role have voted, and after it
+the per-role distributions of :mod:`server.stats`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from server.domain import Round, WorkshopState
+from server.rubric import Principle, Role
+from server.stats import RoundResult
+
+__all__ = ("AgendaEntry", "ConsoleView", "RoomView", "build_console_view", "build_room_view")
+
+
+class PrincipleView(msgspec.Struct, frozen=True):
+    """A principle as phones and the projector show it."""
+
+    id: str
+    number: int
+    title: str
+    statement: str
+    descriptors: list[str]
+    """One per level, lowest first; empty for a discussion item."""
+    description: str
+    has_levels: bool
+
+
+class AgendaEntry(msgspec.Struct, frozen=True):
+    """One agenda item and what has been recorded for it."""
+
+    position: int
+    principle_id: str
+    number: int
+    title: str
+    has_levels: bool
+    rounds: int
+    recorded: bool
+    agreed_level: int | None
+    notes: str
+
+
+class RoleCount(msgspec.Struct, frozen=True):
+    role: str
+    count: int
+
+
+class RoundView(msgspec.Struct, frozen=True):
+    """A round of votes: counts while voting, results once revealed."""
+
+    number: int
+    item: str
+    status: Literal["voting", "revealed"]
+    voted: list[RoleCount]
+    """How many of each role have voted so far, "not sure" included."""
+    result: RoundResult | None
+
+
+class RoomView(msgspec.Struct, frozen=True):
+    """The shared view of a workshop for projectors and phones."""
+
+    seq: int
+    """Sequence number of the last event the view includes."""
+    workshop_id: str
+    title: str
+    scope: str
+    unit: str
+    join_code: str
+    levels: list[str]
+    roles: list[Role]
+    comparison: tuple[str, str]
+    small_group_threshold: int
+    agenda: list[AgendaEntry]
+    current: PrincipleView | None
+    """The agenda item on screen, or ``None`` before the first one."""
+    rounds: list[RoundView]
+    """Every round on the current item, oldest first; the last is the live one."""
+
+
+class Presence(msgspec.Struct, frozen=True):
+    """Who is connected right now, as counts."""
+
+    participants: list[RoleCount]
+    projectors: int
+    facilitators: int
+
+
+class ConsoleView(msgspec.Struct, frozen=True):
+    """The facilitator's view: the room view plus join and connection counts."""
+
+    room: RoomView
+    joined: list[RoleCount]
+    connected: Presence
+
+
+def _principle_view(principle: Principle) -> PrincipleView:
+    return PrincipleView(
+        id=principle.id,
+        number=principle.number,
+        title=principle.title,
+        statement=principle.statement,
+        descriptors=principle.descriptors,
+        description=principle.description,
+        has_levels=principle.has_levels,
+    )
+
+
+def _round_view(state: WorkshopState, round_: Round) -> RoundView:
+    voted = dict.fromkeys((role.id for role in state.rubric.roles), 0)
+    for participant in round_.votes:
+        voted[state.participants[participant]] += 1
+    return RoundView(
+        number=round_.number,
+        item=round_.item,
+        status="revealed" if round_.revealed else "voting",
+        voted=[RoleCount(role=role, count=count) for role, count in voted.items()],
+        result=round_.result,
+    )
+
+
+def build_room_view(state: WorkshopState) -> RoomView:
+    """Build the view that projectors and phones receive."""
+    created = state.created
+    rounds_per_item: dict[str, int] = {}
+    for round_ in state.rounds:
+        rounds_per_item[round_.item] = rounds_per_item.get(round_.item, 0) + 1
+
+    agenda = []
+    for position, principle in enumerate(state.agenda_principles(), start=1):
+        agreement = state.agreements.get(principle.id)
+        agenda.append(
+            AgendaEntry(
+                position=position,
+                principle_id=principle.id,
+                number=principle.number,
+                title=principle.title,
+                has_levels=principle.has_levels,
+                rounds=rounds_per_item.get(principle.id, 0),
+                recorded=agreement is not None,
+                agreed_level=agreement.level if agreement else None,
+                notes=agreement.notes if agreement else "",
+            )
+        )
+
+    current = None
+    rounds: list[RoundView] = []
+    if state.current_item is not None:
+        principle = state.rubric.principle(state.current_item)
+        current = _principle_view(principle) if principle else None
+        rounds = [_round_view(state, r) for r in state.rounds if r.item == state.current_item]
+
+    return RoomView(
+        seq=state.seq,
+        workshop_id=created.workshop_id,
+        title=created.title,
+        scope=created.scope,
+        unit=created.unit,
+        join_code=created.join_code,
+        levels=state.rubric.levels,
+        roles=state.rubric.roles,
+        comparison=state.rubric.comparison,
+        small_group_threshold=created.small_group_threshold,
+        agenda=agenda,
+        current=current,
+        rounds=rounds,
+    )
+
+
+def build_console_view(
+    state: WorkshopState, room: RoomView, connected: Presence
+) -> ConsoleView:
+    """Build the facilitator's view around an already built room view."""
+    joined = dict.fromkeys((role.id for role in state.rubric.roles), 0)
+    for role in state.participants.values():
+        joined[role] += 1
+    return ConsoleView(
+        room=room,
+        joined=[RoleCount(role=role, count=count) for role, count in joined.items()],
+        connected=connected,
+    )
