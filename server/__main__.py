@@ -1,0 +1,58 @@
+"""Start the Common Ground web server: ``python -m server``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import uvicorn
+
+from server.rubric import RubricError
+from server.settings import Settings
+
+MAX_WEBSOCKET_MESSAGE = 1024 * 1024
+"""uvicorn closes a connection whose message is larger than this (code 1009); smaller
+oversized messages get an error from the app and the connection stays open."""
+
+
+def main() -> None:
+    """Parse the command line, then serve until interrupted."""
+    parser = argparse.ArgumentParser(description="Run the Common Ground workshop server.")
+    parser.add_argument("--host", help="address to listen on (default: $HOST or 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="TCP port (default: $PORT or 8000)")
+    arguments = parser.parse_args()
+
+    if arguments.host:
+        os.environ["HOST"] = arguments.host
+    if arguments.port:
+        os.environ["PORT"] = str(arguments.port)
+    settings = Settings.from_environment()
+    if int(os.environ.get("WEB_CONCURRENCY", "1") or "1") > 1:
+        raise SystemExit(
+            "WEB_CONCURRENCY is above 1, but the embedded store serves one process only; "
+            "unset WEB_CONCURRENCY."
+        )
+
+    from server.app import create_app
+
+    try:
+        app = create_app(settings)
+    except RubricError as error:
+        raise SystemExit(f"Cannot load the rubrics: {error}") from None
+
+    shown_host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0", "::") else settings.host
+    base = settings.public_url or f"http://{shown_host}:{settings.port}"
+    print(f"Common Ground is running. Open the facilitator console at {base}/", flush=True)
+    print(f"Data is stored in {settings.data_dir}", flush=True)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        ws_max_size=MAX_WEBSOCKET_MESSAGE,
+        proxy_headers=True,
+        log_level=settings.log_level.lower(),
+    )
+
+
+if __name__ == "__main__":
+    main()

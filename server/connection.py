@@ -1,0 +1,97 @@
+"""One client's websocket: its identity and its own send queue and send task.
+
+Sends never run in the code that produced them. Each connection keeps a small queue
+of direct messages (acks, errors, its own vote) plus a single slot for the latest
+view, and its own task drains them, so a stalled phone delays nobody else and a
+slow one skips stale views instead of falling behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import Literal
+
+from litestar import WebSocket
+from litestar.exceptions import WebSocketDisconnect
+
+from server.protocol import Ping, encode
+
+__all__ = ("ClientKind", "Connection")
+
+logger = logging.getLogger(__name__)
+
+ClientKind = Literal["unidentified", "participant", "projector", "facilitator"]
+
+PING_INTERVAL = 15.0
+"""Seconds of silence after which the server sends a ping, so clients can tell that a
+connection is alive; browsers cannot see protocol-level pings."""
+MAX_QUEUED_MESSAGES = 256
+SEND_TIMEOUT = 20.0
+
+_PING = encode(Ping())
+
+
+class Connection:
+    """A connected client after it said who it is."""
+
+    def __init__(
+        self,
+        socket: WebSocket,
+        kind: ClientKind,
+        participant: str | None = None,
+        role: str | None = None,
+    ) -> None:
+        self.socket = socket
+        self.kind = kind
+        self.participant = participant
+        self.role = role
+        self._direct: deque[bytes] = deque()
+        self._view: bytes | None = None
+        self._ready = asyncio.Event()
+        self.closed = False
+
+    def send(self, message: bytes) -> None:
+        """Queue a message for this client only; a client too slow to keep up is dropped."""
+        if self.closed:
+            return
+        if len(self._direct) >= MAX_QUEUED_MESSAGES:
+            logger.warning("closing a %s connection that stopped reading its messages", self.kind)
+            self.closed = True
+        self._direct.append(message)
+        self._ready.set()
+
+    def send_view(self, message: bytes) -> None:
+        """Replace any unsent view with ``message``."""
+        self._view = message
+        self._ready.set()
+
+    async def run_sender(self) -> None:
+        """Send queued messages until the connection closes; ping when idle."""
+        while not self.closed:
+            try:
+                await asyncio.wait_for(self._ready.wait(), PING_INTERVAL)
+            except TimeoutError:
+                self._direct.append(_PING)
+            self._ready.clear()
+            while self._direct or self._view is not None:
+                if self._direct:
+                    message = self._direct.popleft()
+                else:
+                    message, self._view = self._view, None
+                if not await self._send_now(message):
+                    self.closed = True
+                    return
+
+    async def _send_now(self, message: bytes) -> bool:
+        try:
+            await asyncio.wait_for(
+                self.socket.send_data(message.decode(), mode="text"), SEND_TIMEOUT
+            )
+        except (WebSocketDisconnect, OSError, RuntimeError):
+            return False
+        except TimeoutError:
+            logger.warning("closing a %s connection: a send took over %ss", self.kind, SEND_TIMEOUT)
+            return False
+        return True

@@ -1,0 +1,232 @@
+"""Live workshops in this process: their state, their connections and their fan-out.
+
+A :class:`WorkshopRuntime` holds one workshop's folded state and its connected
+clients. Commands are decided and applied to the state in one step with no await in
+between, so two commands never interleave; the resulting events are then appended to
+the store, and the command is acknowledged only once they are durable. Views are
+rebuilt at most every ``VIEW_INTERVAL`` seconds and each is encoded once for all the
+clients of a kind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections.abc import Callable
+
+import msgspec
+
+from server import domain
+from server.connection import Connection
+from server.domain import Event, WorkshopCreated, WorkshopState
+from server.protocol import Console, Room, YourVote, encode
+from server.rubric import Rubric
+from server.store import EventStore, JoinCodeTaken, SequenceConflict, StoreUnavailable
+from server.views import Presence, RoleCount, build_console_view, build_room_view
+
+__all__ = ("Hub", "WorkshopRuntime", "normalise_code")
+
+logger = logging.getLogger(__name__)
+
+VIEW_INTERVAL = 0.1
+"""Minimum seconds between two view updates of one workshop; bursts of votes in
+between are coalesced into the next update."""
+JOIN_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+"""Letters and digits that cannot be confused with each other (no I, O, 0 or 1)."""
+JOIN_CODE_LENGTH = 6
+
+_event_encoder = msgspec.json.Encoder()
+_event_decoder = msgspec.json.Decoder(Event)
+
+
+def normalise_code(code: str) -> str:
+    """Return a join code as stored: upper case, without spaces or dashes."""
+    return "".join(code.split()).replace("-", "").upper()
+
+
+class WorkshopRuntime:
+    """One workshop's state and connections in this process."""
+
+    def __init__(self, state: WorkshopState, store: EventStore) -> None:
+        self.state = state
+        self._store = store
+        self.connections: set[Connection] = set()
+        self._flush_handle: asyncio.TimerHandle | None = None
+        self._last_flush = 0.0
+        self._reload_lock = asyncio.Lock()
+
+    @property
+    def workshop_id(self) -> str:
+        return self.state.created.workshop_id
+
+    async def execute(self, decide: Callable[[WorkshopState], list[Event]]) -> int:
+        """Decide a command against the state, apply it, store it and return the new seq.
+
+        Raises:
+            CommandRejected: from ``decide``; nothing changes.
+            StoreUnavailable: the events could not be stored; the state is reloaded
+                from the store so that it shows only what is durable.
+        """
+        events = decide(self.state)
+        if not events:
+            return self.state.seq
+
+        first_seq = self.state.seq + 1
+        for event in events:
+            domain.apply(self.state, event)
+        try:
+            await self._store.append(
+                self.workshop_id, first_seq, [_event_encoder.encode(e) for e in events]
+            )
+        except (StoreUnavailable, SequenceConflict) as error:
+            logger.error("workshop %s: storing events failed: %s", self.workshop_id, error)
+            await self.reload()
+            raise StoreUnavailable(
+                "The server could not save that change, so it was not applied; try again."
+            ) from error
+        self.schedule_views()
+        return self.state.seq
+
+    async def reload(self) -> None:
+        """Rebuild the state from the store, dropping anything not stored."""
+        async with self._reload_lock:
+            self.state = domain.fold(await load_events(self._store, self.workshop_id))
+        self.schedule_views()
+
+    def attach(self, connection: Connection) -> None:
+        self.connections.add(connection)
+        self.schedule_views()
+
+    def detach(self, connection: Connection) -> None:
+        self.connections.discard(connection)
+        self.schedule_views()
+
+    def your_vote(self, participant: str) -> bytes:
+        """Encode a participant's own vote in the latest round, for that participant only."""
+        latest = self.state.latest_round
+        if latest is None:
+            return encode(YourVote(round=None, voted=False, level=None))
+        return encode(
+            YourVote(
+                round=latest.number,
+                voted=participant in latest.votes,
+                level=latest.votes.get(participant),
+            )
+        )
+
+    def room_message(self) -> bytes:
+        return encode(Room(view=build_room_view(self.state)))
+
+    def schedule_views(self) -> None:
+        """Send fresh views soon, at most once per ``VIEW_INTERVAL``."""
+        if self._flush_handle is not None:
+            return
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, self._last_flush + VIEW_INTERVAL - loop.time())
+        self._flush_handle = loop.call_later(delay, self._send_views)
+
+    def _send_views(self) -> None:
+        self._flush_handle = None
+        self._last_flush = asyncio.get_running_loop().time()
+        room_view = build_room_view(self.state)
+        room = encode(Room(view=room_view))
+        console: bytes | None = None
+        for connection in self.connections:
+            if connection.kind == "facilitator":
+                if console is None:
+                    console_view = build_console_view(self.state, room_view, self._presence())
+                    console = encode(Console(view=console_view))
+                connection.send_view(console)
+            else:
+                connection.send_view(room)
+
+    def _presence(self) -> Presence:
+        participants = dict.fromkeys((role.id for role in self.state.rubric.roles), 0)
+        projectors = facilitators = 0
+        for connection in self.connections:
+            if connection.kind == "participant" and connection.role in participants:
+                participants[connection.role] += 1
+            elif connection.kind == "projector":
+                projectors += 1
+            elif connection.kind == "facilitator":
+                facilitators += 1
+        return Presence(
+            participants=[RoleCount(role=r, count=c) for r, c in participants.items()],
+            projectors=projectors,
+            facilitators=facilitators,
+        )
+
+
+async def load_events(store: EventStore, workshop_id: str) -> list[Event]:
+    return [_event_decoder.decode(payload) for payload in await store.read(workshop_id)]
+
+
+class Hub:
+    """Every workshop this process serves, loaded from the store on first use."""
+
+    def __init__(self, store: EventStore, rubrics: dict[str, Rubric]) -> None:
+        self.store = store
+        self.rubrics = rubrics
+        self._runtimes: dict[str, WorkshopRuntime] = {}
+        self._loading: dict[str, asyncio.Lock] = {}
+
+    async def create_workshop(
+        self,
+        *,
+        title: str,
+        scope: str,
+        unit: str,
+        rubric: Rubric,
+        agenda: list[str],
+        small_group_threshold: int,
+    ) -> tuple[WorkshopRuntime, str]:
+        """Create and store a new workshop; return it with its facilitator token."""
+        token = secrets.token_urlsafe(32)
+        workshop_id = secrets.token_urlsafe(12)
+        for _ in range(20):
+            join_code = "".join(secrets.choice(JOIN_CODE_ALPHABET) for _ in range(JOIN_CODE_LENGTH))
+            created = WorkshopCreated(
+                workshop_id=workshop_id,
+                title=title,
+                scope=scope,
+                unit=unit,
+                rubric=rubric,
+                agenda=agenda,
+                join_code=join_code,
+                facilitator_digest=domain.token_digest(token),
+                small_group_threshold=small_group_threshold,
+                created_at=time.time(),
+            )
+            try:
+                await self.store.create(workshop_id, join_code, _event_encoder.encode(created))
+            except JoinCodeTaken:
+                continue
+            runtime = WorkshopRuntime(domain.fold([created]), self.store)
+            self._runtimes[workshop_id] = runtime
+            logger.info("workshop %s created on rubric %s", workshop_id, rubric.id)
+            return runtime, token
+        raise StoreUnavailable("no free join code was found after 20 tries")
+
+    async def by_id(self, workshop_id: str) -> WorkshopRuntime | None:
+        """Return a workshop's runtime, loading it from the store if needed."""
+        runtime = self._runtimes.get(workshop_id)
+        if runtime is not None:
+            return runtime
+        lock = self._loading.setdefault(workshop_id, asyncio.Lock())
+        async with lock:
+            runtime = self._runtimes.get(workshop_id)
+            if runtime is None:
+                events = await load_events(self.store, workshop_id)
+                if not events:
+                    return None
+                runtime = WorkshopRuntime(domain.fold(events), self.store)
+                self._runtimes[workshop_id] = runtime
+                logger.info("workshop %s loaded from the store (%d events)", workshop_id, len(events))
+        self._loading.pop(workshop_id, None)
+        return runtime
+
+    async def by_code(self, code: str) -> WorkshopRuntime | None:
+        workshop_id = await self.store.find_by_code(normalise_code(code))
+        return await self.by_id(workshop_id) if workshop_id else None

@@ -1,0 +1,46 @@
+"""Settings read from the environment, with defaults for one laptop."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ("PROJECT_ROOT", "Settings")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the server listens, stores data and finds rubrics."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = PROJECT_ROOT / "data"
+    """Folder of the embedded SQLite store."""
+    rubric_dir: Path = PROJECT_ROOT / "rubric"
+    public_url: str | None = None
+    """Base URL that phones use to reach the server, e.g. ``https://ground.example.ac.uk``;
+    without it, join links use the address the console was opened at."""
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_environment(cls) -> Settings:
+        """Read ``HOST``, ``PORT``, ``DATA_DIR``, ``RUBRIC_DIR``, ``PUBLIC_URL`` and ``LOG_LEVEL``."""
+        environment = os.environ
+        defaults = cls()
+        port_text = environment.get("PORT", str(defaults.port))
+        try:
+            port = int(port_text)
+        except ValueError:
+            raise SystemExit(f"PORT must be a whole number, not {port_text!r}") from None
+        public_url = environment.get("PUBLIC_URL") or None
+        return cls(
+            host=environment.get("HOST", defaults.host),
+            port=port,
+            data_dir=Path(environment.get("DATA_DIR", defaults.data_dir)),
+            rubric_dir=Path(environment.get("RUBRIC_DIR", defaults.rubric_dir)),
+            public_url=public_url.rstrip("/") if public_url else None,
+            log_level=environment.get("LOG_LEVEL", defaults.log_level).upper(),
+        )

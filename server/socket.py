@@ -1,0 +1,267 @@
+"""The one websocket endpoint shared by phones, projectors and facilitators.
+
+A client says who it is with its first message (``join``, ``watch`` or ``control``)
+and may then send the commands its kind allows. Every rejected message gets an
+``error`` naming the problem and leaves the socket open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import secrets
+import time
+
+import msgspec
+from litestar import WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+
+from server import domain
+from server.connection import Connection
+from server.domain import CommandRejected, WorkshopState
+from server.hub import Hub, WorkshopRuntime
+from server.protocol import (
+    Ack,
+    ClientMessage,
+    Control,
+    Error,
+    Join,
+    OpenRound,
+    Record,
+    Reveal,
+    ShowItem,
+    Vote,
+    Watch,
+    Welcome,
+    decode_client_message,
+    encode,
+)
+from server.store import StoreUnavailable
+
+__all__ = ("MAX_MESSAGE_BYTES", "workshop_socket")
+
+logger = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 64 * 1024
+"""Largest client message handled; larger ones get an error. The server closes the
+connection only above uvicorn's own ``ws_max_size``."""
+
+
+class _Session:
+    """What one socket has said about itself, and the commands it may send."""
+
+    def __init__(self, hub: Hub, connection: Connection, join_base: str) -> None:
+        self.hub = hub
+        self.connection = connection
+        self.join_base = join_base
+        self.runtime: WorkshopRuntime | None = None
+
+    def reply(self, message: Ack | Error | Welcome) -> None:
+        self.connection.send(encode(message))
+
+    def reject(self, ref: int | None, code: str, message: str) -> None:
+        self.reply(Error(ref=ref, code=code, message=message))
+
+    async def handle(self, message: ClientMessage) -> None:
+        try:
+            if isinstance(message, Join | Watch | Control):
+                await self._identify(message)
+            else:
+                await self._command(message)
+        except CommandRejected as rejected:
+            self.reject(message.ref, rejected.code, rejected.message)
+        except StoreUnavailable as error:
+            self.reject(message.ref, "store_unavailable", str(error))
+
+    async def _identify(self, message: Join | Watch | Control) -> None:
+        if self.runtime is not None:
+            raise CommandRejected(
+                "already_joined", "This connection has already joined; open a new one to switch."
+            )
+        if isinstance(message, Join):
+            runtime = await self.hub.by_code(message.code)
+            if runtime is None:
+                raise CommandRejected(
+                    "not_found",
+                    f"No workshop has the join code {message.code!r}; check the code on the screen.",
+                )
+            await self._join(runtime, message)
+            return
+
+        runtime = await self.hub.by_id(message.workshop)
+        if runtime is None:
+            raise CommandRejected("not_found", f"There is no workshop {message.workshop!r}.")
+        if isinstance(message, Control):
+            expected = runtime.state.created.facilitator_digest
+            if not hmac.compare_digest(domain.token_digest(message.token), expected):
+                raise CommandRejected(
+                    "forbidden", "That facilitator token does not match this workshop."
+                )
+            self.connection.kind = "facilitator"
+            logger.info("workshop %s: a facilitator connected", runtime.workshop_id)
+        else:
+            self.connection.kind = "projector"
+        self._welcome(runtime, message.ref)
+
+    async def _join(self, runtime: WorkshopRuntime, message: Join) -> None:
+        token = message.token or secrets.token_urlsafe(32)
+        joined: list[str] = []
+
+        def decide(state: WorkshopState) -> list[domain.Event]:
+            participant, events = domain.decide_join(state, role=message.role, token=token)
+            joined.append(participant)
+            return events
+
+        await runtime.execute(decide)
+        participant = joined[0]
+        self.connection.kind = "participant"
+        self.connection.participant = participant
+        self.connection.role = runtime.state.participants[participant]
+        self._welcome(runtime, message.ref, token=token)
+        self.connection.send(runtime.your_vote(participant))
+
+    def _welcome(self, runtime: WorkshopRuntime, ref: int | None, token: str | None = None) -> None:
+        self.runtime = runtime
+        created = runtime.state.created
+        self.reply(
+            Welcome(
+                client=self.connection.kind,
+                workshop=created.workshop_id,
+                join_url=f"{self.join_base}/j/{created.join_code}",
+                participant_token=token,
+                role=self.connection.role,
+            )
+        )
+        if ref is not None:
+            self.reply(Ack(ref=ref, seq=runtime.state.seq))
+        runtime.attach(self.connection)
+
+    async def _command(self, message: ClientMessage) -> None:
+        runtime = self.runtime
+        if runtime is None:
+            raise CommandRejected(
+                "not_joined", "Send join, watch or control first to say which workshop this is."
+            )
+        kind = self.connection.kind
+        if isinstance(message, Vote):
+            if kind != "participant":
+                raise CommandRejected("forbidden", "Only participants can vote.")
+            seq = await self._vote(runtime, message)
+        else:
+            if kind != "facilitator":
+                raise CommandRejected("forbidden", "Only the facilitator can do that.")
+            seq = await self._facilitate(runtime, message)
+        if message.ref is not None:
+            self.reply(Ack(ref=message.ref, seq=seq))
+
+    async def _vote(self, runtime: WorkshopRuntime, message: Vote) -> int:
+        participant = self.connection.participant
+        assert participant is not None, "participants always have an id"
+        seq = await runtime.execute(
+            lambda state: domain.decide_vote(
+                state, participant=participant, round_number=message.round, level=message.level
+            )
+        )
+        # Other tabs of the same participant learn the new choice too.
+        your_vote = runtime.your_vote(participant)
+        for connection in runtime.connections:
+            if connection.participant == participant:
+                connection.send(your_vote)
+        return seq
+
+    async def _facilitate(self, runtime: WorkshopRuntime, message: ClientMessage) -> int:
+        now = time.time()
+        workshop = runtime.workshop_id
+        match message:
+            case ShowItem(item=item):
+                seq = await runtime.execute(lambda s: domain.decide_show_item(s, item=item))
+                logger.info("workshop %s: showing item %s", workshop, item)
+            case OpenRound(item=item):
+                seq = await runtime.execute(
+                    lambda s: domain.decide_open_round(s, item=item, now=now)
+                )
+                logger.info("workshop %s: round %d opened", workshop, len(runtime.state.rounds))
+            case Reveal(round=number):
+                seq = await runtime.execute(
+                    lambda s: domain.decide_reveal(s, round_number=number, now=now)
+                )
+                logger.info("workshop %s: round %d revealed", workshop, number)
+                for connection in runtime.connections:
+                    if connection.participant is not None:
+                        connection.send(runtime.your_vote(connection.participant))
+            case Record(item=item, level=level, notes=notes):
+                seq = await runtime.execute(
+                    lambda s: domain.decide_record(s, item=item, level=level, notes=notes, now=now)
+                )
+                logger.info("workshop %s: agreement recorded for %s", workshop, item)
+            case _:
+                raise CommandRejected("invalid_message", "That message is not a command.")
+        return seq
+
+
+def _frame_text(event: dict[str, object]) -> str | bytes | None:
+    text = event.get("text")
+    if isinstance(text, str):
+        return text
+    data = event.get("bytes")
+    if isinstance(data, bytes):
+        return data
+    return None
+
+
+@websocket("/ws")
+async def workshop_socket(socket: WebSocket) -> None:
+    """Serve one client for as long as it stays connected."""
+    await socket.accept()
+    hub: Hub = socket.app.state.hub
+    connection = Connection(socket, kind="unidentified")
+    session = _Session(hub, connection, socket.app.state.public_base(socket))
+    sender = asyncio.create_task(connection.run_sender())
+    receiver = asyncio.create_task(_receive_loop(socket, session))
+    try:
+        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (sender, receiver):
+            task.cancel()
+        await asyncio.gather(sender, receiver, return_exceptions=True)
+        connection.closed = True
+        if session.runtime is not None:
+            session.runtime.detach(connection)
+        if socket.connection_state != "disconnect":
+            try:
+                await socket.close()
+            except (RuntimeError, OSError, WebSocketDisconnect):
+                pass
+
+
+async def _receive_loop(socket: WebSocket, session: _Session) -> None:
+    while True:
+        try:
+            event = await socket.receive()
+        except WebSocketDisconnect:
+            return
+        if event["type"] == "websocket.disconnect":
+            return
+        frame = _frame_text(event)  # type: ignore[arg-type]
+        if frame is None:
+            continue
+        if len(frame) > MAX_MESSAGE_BYTES:
+            session.reject(
+                None,
+                "too_large",
+                f"Message of {len(frame)} bytes is over the limit of {MAX_MESSAGE_BYTES}.",
+            )
+            continue
+        try:
+            message = decode_client_message(frame)
+        except msgspec.DecodeError as error:
+            session.reject(None, "invalid_message", f"Invalid message: {error}")
+            continue
+        try:
+            await session.handle(message)
+        except Exception:
+            logger.exception("unexpected error while handling a %s message", type(message).__name__)
+            session.reject(
+                message.ref, "server_error", "The server failed to handle that message; try again."
+            )
