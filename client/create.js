@@ -1,0 +1,202 @@
+// The "create a workshop" form: loads the rubrics, lets the facilitator pick and
+// order the agenda, creates the workshop and opens its console.
+
+import { element, errorDetail } from "./dom.js";
+
+const DEFAULT_RUBRIC = "nus-academic-support";
+
+const form = document.getElementById("create-form");
+const rubricSelect = document.getElementById("rubric");
+const agendaList = document.getElementById("agenda");
+const errorRegion = document.getElementById("create-error");
+const submitButton = document.getElementById("create-button");
+
+let rubrics = [];
+
+function showError(message) {
+  errorRegion.replaceChildren(message ? element("p", { text: message }) : "");
+}
+
+async function loadRubrics() {
+  let response;
+  try {
+    response = await fetch("/api/rubrics", { headers: { Accept: "application/json" } });
+  } catch (error) {
+    showError(`Loading the rubrics failed: ${error.message}. Check the connection and reload the page.`);
+    return;
+  }
+  if (!response.ok) {
+    showError(await errorDetail(response, "Loading the rubrics"));
+    return;
+  }
+  rubrics = await response.json();
+  if (rubrics.length === 0) {
+    showError("The server has no rubrics, so no workshop can be created. Add a rubric file and restart it.");
+    return;
+  }
+
+  rubricSelect.replaceChildren(
+    ...rubrics.map((rubric) => element("option", { value: rubric.id, text: rubric.title })),
+  );
+  const preferred = rubrics.find((rubric) => rubric.id === DEFAULT_RUBRIC) ?? rubrics[0];
+  rubricSelect.value = preferred.id;
+  renderAgenda(preferred);
+}
+
+function selectedRubric() {
+  return rubrics.find((rubric) => rubric.id === rubricSelect.value);
+}
+
+/** Renders the rubric's principles as ticked checkboxes, in the rubric's order. */
+function renderAgenda(rubric) {
+  agendaList.replaceChildren(...rubric.principles.map((principle) => renderAgendaItem(principle)));
+  updateMoveButtons();
+}
+
+function renderAgendaItem(principle) {
+  const checkboxId = `agenda-${principle.id}`;
+  const label = principle.has_levels
+    ? `${principle.number}. ${principle.title}`
+    : `${principle.number}. ${principle.title} (discussion item, no vote)`;
+  return element("li", { className: "agenda-choice", dataset: { principle: principle.id } }, [
+    element("input", { type: "checkbox", id: checkboxId, checked: true, value: principle.id }),
+    element("label", { for: checkboxId, text: label }),
+    element("span", { className: "move-buttons" }, [
+      element("button", {
+        type: "button",
+        className: "button button-small",
+        dataset: { move: "up" },
+        "aria-label": `Move principle ${principle.number} up`,
+        text: "↑",
+      }),
+      element("button", {
+        type: "button",
+        className: "button button-small",
+        dataset: { move: "down" },
+        "aria-label": `Move principle ${principle.number} down`,
+        text: "↓",
+      }),
+    ]),
+  ]);
+}
+
+/** Disables "up" on the first item and "down" on the last. */
+function updateMoveButtons() {
+  const items = [...agendaList.children];
+  items.forEach((item, index) => {
+    item.querySelector('[data-move="up"]').disabled = index === 0;
+    item.querySelector('[data-move="down"]').disabled = index === items.length - 1;
+  });
+}
+
+agendaList.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-move]");
+  if (!button) {
+    return;
+  }
+  const item = button.closest("li");
+  const direction = button.dataset.move;
+  if (direction === "up" && item.previousElementSibling) {
+    item.previousElementSibling.before(item);
+  } else if (direction === "down" && item.nextElementSibling) {
+    item.nextElementSibling.after(item);
+  }
+  updateMoveButtons();
+  // Keep focus on the same arrow, or on the other one when this end is reached.
+  const target = button.disabled ? item.querySelector(`[data-move]:not([disabled])`) : button;
+  target?.focus();
+});
+
+rubricSelect.addEventListener("change", () => {
+  const rubric = selectedRubric();
+  if (rubric) {
+    renderAgenda(rubric);
+  }
+});
+
+/** Returns the request body, or throws an Error naming the first field to fix. */
+function readForm() {
+  const title = form.elements.title.value.trim();
+  const unit = form.elements.unit.value.trim();
+  const threshold = Number(form.elements.small_group_threshold.value);
+  const agenda = [...agendaList.querySelectorAll('input[type="checkbox"]')]
+    .filter((checkbox) => checkbox.checked)
+    .map((checkbox) => checkbox.value);
+
+  if (!title) {
+    throw new FieldError("title", "Enter a workshop title.");
+  }
+  if (!unit) {
+    throw new FieldError("unit", "Enter the name of the course, department, faculty or institution.");
+  }
+  if (!selectedRubric()) {
+    throw new FieldError("rubric", "Choose a rubric.");
+  }
+  if (agenda.length === 0) {
+    throw new FieldError(null, "Tick at least one principle for the agenda.");
+  }
+  if (!Number.isInteger(threshold) || threshold < 1 || threshold > 100) {
+    throw new FieldError("small_group_threshold", "The small-group threshold must be a whole number from 1 to 100.");
+  }
+  return {
+    title,
+    scope: form.elements.scope.value,
+    unit,
+    rubric: rubricSelect.value,
+    agenda,
+    small_group_threshold: threshold,
+  };
+}
+
+class FieldError extends Error {
+  constructor(field, message) {
+    super(message);
+    this.field = field;
+  }
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  showError("");
+  for (const control of form.querySelectorAll("[aria-invalid]")) {
+    control.removeAttribute("aria-invalid");
+  }
+
+  let body;
+  try {
+    body = readForm();
+  } catch (error) {
+    if (!(error instanceof FieldError)) {
+      throw error;
+    }
+    showError(error.message);
+    if (error.field) {
+      const control = form.elements[error.field];
+      control.setAttribute("aria-invalid", "true");
+      control.focus();
+    }
+    return;
+  }
+
+  submitButton.disabled = true;
+  submitButton.textContent = "Creating…";
+  try {
+    const response = await fetch("/api/workshops", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(body),
+    });
+    if (response.status === 201) {
+      const created = await response.json();
+      location.assign(created.facilitator_url);
+      return;
+    }
+    showError(await errorDetail(response, "Creating the workshop"));
+  } catch (error) {
+    showError(`Creating the workshop failed: ${error.message}. Check the connection and try again.`);
+  }
+  submitButton.disabled = false;
+  submitButton.textContent = "Create workshop";
+});
+
+loadRubrics();
