@@ -14,7 +14,7 @@ const submitButton = document.getElementById("create-button");
 let rubrics = [];
 
 function showError(message) {
-  errorRegion.replaceChildren(message ? element("p", { text: message }) : "");
+  errorRegion.replaceChildren(...(message ? [element("p", { text: message })] : []));
 }
 
 async function loadRubrics() {
