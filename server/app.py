@@ -16,7 +16,6 @@ from litestar import Litestar, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.exceptions import (
-    HTTPException,
     NotAuthorizedException,
     NotFoundException,
     ValidationException,
@@ -349,5 +348,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=LoggingConfig(
             root={"level": settings.log_level, "handlers": ["queue_listener"]},
             log_exceptions="always",
+            # Client errors are answered with a message and are not server faults.
+            disable_stack_trace={400, 401, 403, 404, 405},
         ),
     )

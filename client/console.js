@@ -1,0 +1,561 @@
+// The facilitator console: runs rounds, reveals them, records agreements and
+// exports the workshop. Control needs the facilitator token, which arrives in the
+// URL fragment (#token=...) so it never travels in an HTTP request.
+
+import { Connection } from "./connection.js";
+import { announce, element, errorDetail, replaceChildrenKeepingFocus } from "./dom.js";
+import { renderDescription, renderPrincipleHeading } from "./principle.js";
+import {
+  currentAgendaEntry,
+  groupName,
+  latestRound,
+  renderAgreement,
+  renderResult,
+  renderVotedCounts,
+} from "./results.js";
+
+const workshopId = decodeURIComponent(location.pathname.split("/")[2] ?? "");
+const tokenStorageKey = `common-ground:facilitator:${workshopId}`;
+
+const byId = (id) => document.getElementById(id);
+const errorRegion = byId("console-error");
+const consoleBody = byId("console-body");
+const buttons = {
+  open: byId("open-button"),
+  reveal: byId("reveal-button"),
+  revote: byId("revote-button"),
+  next: byId("next-button"),
+  record: byId("record-button"),
+};
+const recordForm = byId("record-form");
+const levelSelect = byId("record-level");
+const notesInput = byId("record-notes");
+
+let token = readToken();
+let view = null;
+/** The item whose agreement the record form shows, and whether it was edited since. */
+let recordFormItem = null;
+let recordFormEdited = false;
+
+// Token --------------------------------------------------------------------------------
+
+function storageGet(key) {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function storageSet(key, value) {
+  try {
+    localStorage.setItem(key, value);
+  } catch (error) {
+    console.warn("Storing the facilitator token failed, so a reload will need the link again:", error);
+  }
+}
+
+/** Extracts a token from a facilitator link ("...#token=SECRET") or a bare token. */
+function parseToken(text) {
+  const trimmed = text.trim();
+  const hashIndex = trimmed.indexOf("#");
+  if (hashIndex >= 0) {
+    return new URLSearchParams(trimmed.slice(hashIndex + 1)).get("token") || null;
+  }
+  return /^[A-Za-z0-9_-]{22,128}$/.test(trimmed) ? trimmed : null;
+}
+
+/**
+ * Returns the token from the URL fragment (storing it) or from storage. The fragment
+ * is then removed from the address bar so the secret is not shown when the console
+ * is on a projector.
+ */
+function readToken() {
+  const fromHash = location.hash ? parseToken(location.hash) : null;
+  if (fromHash) {
+    storageSet(tokenStorageKey, fromHash);
+    history.replaceState(null, "", location.pathname + location.search);
+    return fromHash;
+  }
+  return storageGet(tokenStorageKey);
+}
+
+function facilitatorLink() {
+  return `${location.origin}/console/${encodeURIComponent(workshopId)}#token=${token}`;
+}
+
+// Errors -------------------------------------------------------------------------------
+
+function showError(message) {
+  errorRegion.replaceChildren(...(message ? [element("p", { text: message })] : []));
+}
+
+/** Sends a command; shows the server's error, if any, and returns whether it was stored. */
+async function runCommand(message) {
+  showError("");
+  try {
+    await connection.send(message);
+    return true;
+  } catch (error) {
+    showError(error.message);
+    return false;
+  }
+}
+
+// Rendering ----------------------------------------------------------------------------
+
+function render(consoleView) {
+  const room = consoleView.room;
+  view = room;
+  document.title = `${room.title} · Facilitator console · Common Ground`;
+  byId("workshop-title").textContent = room.title;
+  byId("workshop-unit").textContent = `${capitalise(room.scope)}: ${room.unit}`;
+  byId("join-code").textContent = room.join_code;
+
+  renderAgenda(room);
+  renderCurrent(room);
+  renderControls(room);
+  renderRound(room);
+  renderRecordForm(room);
+  renderPresence(consoleView);
+}
+
+function capitalise(text) {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function renderAgenda(room) {
+  const items = room.agenda.map((entry) => {
+    const isCurrent = room.current !== null && room.current.id === entry.principle_id;
+    const status = [];
+    if (!entry.has_levels) {
+      status.push("Discussion item");
+    }
+    if (entry.recorded) {
+      status.push(
+        entry.agreed_level !== null
+          ? `✓ Agreed: ${room.levels[entry.agreed_level - 1]}`
+          : entry.has_levels
+            ? "✓ Recorded, no level"
+            : "✓ Notes recorded",
+      );
+    } else {
+      status.push("Not recorded");
+    }
+    if (entry.has_levels) {
+      status.push(entry.rounds === 1 ? "1 round" : `${entry.rounds} rounds`);
+    }
+    return element("li", { className: isCurrent ? "agenda-item is-current" : "agenda-item" }, [
+      element(
+        "button",
+        {
+          type: "button",
+          className: "agenda-button",
+          "aria-current": isCurrent ? "true" : null,
+          dataset: { item: entry.principle_id, focusKey: `agenda-${entry.principle_id}` },
+        },
+        [
+          element("span", { className: "agenda-title", text: `${entry.number}. ${entry.title}` }),
+          element("span", { className: "agenda-status", text: status.join(" · ") }),
+        ],
+      ),
+    ]);
+  });
+  replaceChildrenKeepingFocus(byId("agenda"), items);
+}
+
+function renderCurrent(room) {
+  const container = byId("current-principle");
+  if (!room.current) {
+    container.replaceChildren(
+      element("p", {
+        className: "empty",
+        text: "No item is on screen yet. Choose one from the agenda, or press Next item to start with the first.",
+      }),
+    );
+    return;
+  }
+  const children = [renderPrincipleHeading(room.current, 3)];
+  if (!room.current.has_levels) {
+    children.push(renderDescription(room.current));
+  }
+  container.replaceChildren(...children);
+}
+
+function nextAgendaItem(room) {
+  if (room.agenda.length === 0) {
+    return null;
+  }
+  if (!room.current) {
+    return room.agenda[0];
+  }
+  const index = room.agenda.findIndex((entry) => entry.principle_id === room.current.id);
+  return index >= 0 && index + 1 < room.agenda.length ? room.agenda[index + 1] : null;
+}
+
+function renderControls(room) {
+  const round = latestRound(room);
+  const levelled = room.current !== null && room.current.has_levels;
+  const voting = round !== null && round.status === "voting";
+  buttons.open.disabled = !levelled || round !== null;
+  buttons.reveal.disabled = !voting;
+  buttons.revote.disabled = !levelled || round === null || voting;
+  buttons.next.disabled = voting || nextAgendaItem(room) === null;
+  buttons.next.firstChild.textContent = room.current ? "Next item " : "Show first item ";
+}
+
+function renderRound(room) {
+  const state = byId("round-state");
+  const results = byId("results");
+  const earlier = byId("earlier-rounds");
+  const round = latestRound(room);
+
+  if (!room.current || !room.current.has_levels) {
+    state.replaceChildren(
+      element("p", {
+        text: room.current ? "This is a discussion item: there is no vote, so record notes below." : "",
+      }),
+    );
+    results.replaceChildren();
+    earlier.replaceChildren();
+    return;
+  }
+  if (round === null) {
+    state.replaceChildren(element("p", { text: "No round yet. Open a round when the room is ready to vote." }));
+    results.replaceChildren();
+  } else if (round.status === "voting") {
+    state.replaceChildren(
+      element("p", { className: "round-label", text: `Round ${round.number} is open for votes.` }),
+      renderVotedCounts(round, room),
+    );
+    results.replaceChildren();
+  } else {
+    state.replaceChildren(
+      element("p", { className: "round-label", text: `Round ${round.number} is revealed.` }),
+    );
+    results.replaceChildren(renderResult(round.result, room));
+  }
+
+  const previous = room.rounds.slice(0, -1).filter((entry) => entry.result !== null);
+  if (previous.length === 0) {
+    earlier.replaceChildren();
+    return;
+  }
+  const wasOpen = earlier.querySelector("details")?.open ?? false;
+  earlier.replaceChildren(
+    element("details", { className: "earlier-rounds", open: wasOpen }, [
+      element("summary", { text: `Earlier rounds on this item (${previous.length})` }),
+      ...previous.map((entry) =>
+        element("section", { className: "earlier-round" }, [
+          element("h3", { text: `Round ${entry.number}` }),
+          renderResult(entry.result, room, { compact: true }),
+        ]),
+      ),
+    ]),
+  );
+}
+
+function renderRecordForm(room) {
+  const current = room.current;
+  const entry = currentAgendaEntry(room);
+  const round = latestRound(room);
+  const voting = round !== null && round.status === "voting";
+
+  byId("recorded-now").replaceChildren(
+    ...(entry && entry.recorded ? [renderAgreement(entry, room)] : []),
+  );
+
+  const levelOptions = [element("option", { value: "", text: "No level" })].concat(
+    room.levels.map((name, index) => element("option", { value: String(index + 1), text: name })),
+  );
+  const selectedLevel = levelSelect.value;
+  levelSelect.replaceChildren(...levelOptions);
+  levelSelect.value = selectedLevel;
+
+  const help = byId("record-level-help");
+  if (!current) {
+    help.textContent = "Show an item first.";
+  } else if (!current.has_levels) {
+    help.textContent = "A discussion item has no levels: record notes only.";
+  } else if (voting) {
+    help.textContent = `Reveal round ${round.number} before recording.`;
+  } else {
+    help.textContent = "Choose No level when the room did not agree on one.";
+  }
+  levelSelect.disabled = !current || !current.has_levels;
+  notesInput.disabled = !current;
+  buttons.record.disabled = !current || voting;
+
+  // Refill from the record when the item changes, or when nobody is editing (another
+  // facilitator may have saved); keep unsaved edits otherwise.
+  const itemId = current ? current.id : null;
+  if (itemId !== recordFormItem || !recordFormEdited) {
+    levelSelect.value = entry && entry.agreed_level !== null ? String(entry.agreed_level) : "";
+    notesInput.value = entry ? entry.notes : "";
+    if (itemId !== recordFormItem) {
+      byId("record-status").textContent = "";
+    }
+    recordFormItem = itemId;
+    recordFormEdited = false;
+  }
+}
+
+function renderPresence(consoleView) {
+  const room = consoleView.room;
+  const connected = new Map(consoleView.connected.participants.map((entry) => [entry.role, entry.count]));
+  const rows = consoleView.joined.map((entry) =>
+    element("tr", {}, [
+      element("th", { scope: "row", text: capitalise(groupName(room, entry.role)) }),
+      element("td", { text: entry.count }),
+      element("td", { text: connected.get(entry.role) ?? 0 }),
+    ]),
+  );
+  const table = element("table", { className: "presence-table" }, [
+    element("thead", {}, [
+      element("tr", {}, [
+        element("th", { scope: "col", text: "Role" }),
+        element("th", { scope: "col", text: "Joined" }),
+        element("th", { scope: "col", text: "Connected now" }),
+      ]),
+    ]),
+    element("tbody", {}, rows),
+  ]);
+  const projectors = consoleView.connected.projectors;
+  const facilitators = consoleView.connected.facilitators;
+  byId("presence").replaceChildren(
+    table,
+    element("p", {
+      text:
+        `${projectors} projector ${projectors === 1 ? "page" : "pages"} and ` +
+        `${facilitators} facilitator ${facilitators === 1 ? "console" : "consoles"} connected.`,
+    }),
+  );
+}
+
+// Actions ------------------------------------------------------------------------------
+
+function openRound() {
+  if (!buttons.open.disabled) {
+    runCommand({ type: "open_round", item: view.current.id });
+  }
+}
+
+function reveal() {
+  const round = view && latestRound(view);
+  if (!buttons.reveal.disabled && round) {
+    runCommand({ type: "reveal", round: round.number });
+  }
+}
+
+function revote() {
+  if (!buttons.revote.disabled) {
+    runCommand({ type: "open_round", item: view.current.id });
+  }
+}
+
+function next() {
+  const entry = view && nextAgendaItem(view);
+  if (!buttons.next.disabled && entry) {
+    runCommand({ type: "show_item", item: entry.principle_id });
+  }
+}
+
+function focusRecordForm() {
+  const target = levelSelect.disabled ? notesInput : levelSelect;
+  target.scrollIntoView({ block: "center" });
+  target.focus();
+}
+
+buttons.open.addEventListener("click", openRound);
+buttons.reveal.addEventListener("click", reveal);
+buttons.revote.addEventListener("click", revote);
+buttons.next.addEventListener("click", next);
+
+byId("agenda").addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-item]");
+  if (button && view && (!view.current || view.current.id !== button.dataset.item)) {
+    runCommand({ type: "show_item", item: button.dataset.item });
+  }
+});
+
+for (const control of [levelSelect, notesInput]) {
+  control.addEventListener("input", () => {
+    recordFormEdited = true;
+    byId("record-status").textContent = "Not saved yet.";
+  });
+}
+
+recordForm.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+    event.preventDefault();
+    recordForm.requestSubmit();
+  }
+});
+
+recordForm.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (!view || !view.current || buttons.record.disabled) {
+    return;
+  }
+  const status = byId("record-status");
+  status.textContent = "Saving…";
+  const saved = await runCommand({
+    type: "record",
+    item: view.current.id,
+    level: levelSelect.value === "" || levelSelect.disabled ? null : Number(levelSelect.value),
+    notes: notesInput.value,
+  });
+  if (saved) {
+    recordFormEdited = false;
+    announce(status, "Saved.");
+  } else {
+    status.textContent = "Not saved: see the error at the top of the page.";
+  }
+});
+
+/** Keyboard shortcuts; ignored while typing in a field or with a modifier key held. */
+const shortcuts = { o: openRound, r: reveal, v: revote, s: focusRecordForm, n: next };
+
+document.addEventListener("keydown", (event) => {
+  if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || !view) {
+    return;
+  }
+  const target = event.target;
+  if (target instanceof HTMLElement && (target.isContentEditable || target.closest("input, textarea, select"))) {
+    return;
+  }
+  const action = shortcuts[event.key.toLowerCase()];
+  if (action) {
+    event.preventDefault();
+    action();
+  }
+});
+
+// Links and export ---------------------------------------------------------------------
+
+function renderLinks(joinUrl) {
+  const projector = byId("projector-link");
+  projector.href = `/projector/${encodeURIComponent(workshopId)}`;
+  projector.textContent = `${location.origin}/projector/${workshopId}`;
+  const join = byId("join-link");
+  join.href = joinUrl;
+  join.textContent = joinUrl;
+  byId("facilitator-link").value = facilitatorLink();
+}
+
+byId("copy-button").addEventListener("click", async () => {
+  const status = byId("copy-status");
+  const input = byId("facilitator-link");
+  try {
+    await navigator.clipboard.writeText(input.value);
+    announce(status, "Copied.");
+  } catch {
+    // The Clipboard API needs a secure context (HTTPS or localhost); fall back to
+    // the older selection-based copy.
+    input.select();
+    const copied = document.execCommand("copy");
+    announce(status, copied ? "Copied." : "Copying failed: the link is selected, so copy it with Ctrl+C.");
+  }
+});
+
+function filenameFromDisposition(header) {
+  if (!header) {
+    return null;
+  }
+  const match = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(header);
+  return match ? decodeURIComponent(match[1]) : null;
+}
+
+/** Downloads an export: fetched with the token in a header, then saved through an object URL. */
+async function downloadExport(format) {
+  const status = byId("export-status");
+  announce(status, `Preparing the ${format.toUpperCase()} export…`);
+  showError("");
+  let response;
+  try {
+    response = await fetch(`/api/workshops/${encodeURIComponent(workshopId)}/export.${format}`, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
+  } catch (error) {
+    announce(status, "");
+    showError(`Downloading the ${format.toUpperCase()} export failed: ${error.message}.`);
+    return;
+  }
+  if (!response.ok) {
+    announce(status, "");
+    showError(await errorDetail(response, `Downloading the ${format.toUpperCase()} export`));
+    return;
+  }
+  const blob = await response.blob();
+  const filename = filenameFromDisposition(response.headers.get("Content-Disposition")) ?? `workshop-${workshopId}.${format}`;
+  const url = URL.createObjectURL(blob);
+  const link = element("a", { href: url, download: filename, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  // Revoking at once can cancel the download in some browsers, so wait a little.
+  setTimeout(() => URL.revokeObjectURL(url), 30_000);
+  announce(status, `Downloaded ${filename}.`);
+}
+
+byId("export-csv").addEventListener("click", () => downloadExport("csv"));
+byId("export-json").addEventListener("click", () => downloadExport("json"));
+
+// Connection ---------------------------------------------------------------------------
+
+const connection = new Connection({
+  hello: () => ({ type: "control", workshop: workshopId, token }),
+  statusElement: byId("connection-status"),
+  onMessage(message) {
+    switch (message.type) {
+      case "welcome":
+        showError("");
+        renderLinks(message.join_url);
+        consoleBody.hidden = false;
+        byId("token-missing").hidden = true;
+        break;
+      case "console":
+        render(message.view);
+        break;
+      case "error":
+        showError(message.message);
+        break;
+      default:
+        break;
+    }
+  },
+  onRejected(error) {
+    connection.stop();
+    showError(error.message);
+    if (error.code === "forbidden") {
+      askForToken();
+    }
+  },
+});
+
+function askForToken() {
+  consoleBody.hidden = true;
+  byId("token-missing").hidden = false;
+  byId("token-input").focus();
+}
+
+byId("token-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const parsed = parseToken(byId("token-input").value);
+  if (!parsed) {
+    showError("That is not a facilitator link or token. Paste the whole link, including the part after #token=.");
+    return;
+  }
+  token = parsed;
+  storageSet(tokenStorageKey, token);
+  showError("");
+  connection.start();
+});
+
+if (!workshopId) {
+  showError("This page needs a workshop id in its address, as in /console/ID.");
+} else if (!token) {
+  askForToken();
+} else {
+  connection.start();
+}
