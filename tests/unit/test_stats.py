@@ -228,14 +228,16 @@ def test_round_gap_is_none_when_role_hidden(votes: dict[str, list[int | None]]) 
     assert result.gap is None
 
 
-def test_round_gap_is_none_when_role_all_not_sure() -> None:
+def test_round_hides_role_all_not_sure() -> None:
+    # Showing the split would tell the room that every staff member chose "not sure".
     votes = {"staff": [None, None, None], "student": [2, 2, 3]}
 
     result = summarise_round(
-        votes, level_count=LEVEL_COUNT, comparison=COMPARISON, small_group_threshold=0
+        votes, level_count=LEVEL_COUNT, comparison=COMPARISON, small_group_threshold=1
     )
 
-    assert result.roles["staff"].median is None
+    assert result.hidden_roles == ["staff"]
+    assert result.room.not_sure == 3
     assert result.gap is None
 
 
