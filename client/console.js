@@ -201,7 +201,7 @@ function renderControls(room) {
   buttons.reveal.disabled = !voting;
   buttons.revote.disabled = !levelled || round === null || voting;
   buttons.next.disabled = voting || nextAgendaItem(room) === null;
-  buttons.next.firstChild.textContent = room.current ? "Next item " : "Show first item ";
+  buttons.next.querySelector(".button-label").textContent = room.current ? "Next item" : "Show first item";
 }
 
 function renderRound(room) {

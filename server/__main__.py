@@ -40,7 +40,8 @@ def main() -> None:
     except RubricError as error:
         raise SystemExit(f"Cannot load the rubrics: {error}") from None
 
-    shown_host = "localhost" if settings.host in ("127.0.0.1", "0.0.0.0", "::") else settings.host
+    wildcard = ("127.0.0.1", "0.0.0.0", "::")  # noqa: S104 - only to print a reachable address
+    shown_host = "localhost" if settings.host in wildcard else settings.host
     base = settings.public_url or f"http://{shown_host}:{settings.port}"
     print(f"Common Ground is running. Open the facilitator console at {base}/", flush=True)
     print(f"Data is stored in {settings.data_dir}", flush=True)

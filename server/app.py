@@ -218,7 +218,9 @@ async def join_info(state: State, code: FromPath[str]) -> JoinInfo:
 
 
 @get("/api/workshops/{workshop_id:str}/qr.svg")
-async def join_qr(state: State, request: Request[Any, Any, Any], workshop_id: FromPath[str]) -> Response[bytes]:
+async def join_qr(
+    state: State, request: Request[Any, Any, Any], workshop_id: FromPath[str]
+) -> Response[bytes]:
     """Return the QR code of a workshop's join URL as SVG."""
     runtime = await _runtime(state, workshop_id)
     url = f"{_public_base(state.settings, request)}/j/{runtime.state.created.join_code}"

@@ -232,13 +232,12 @@ def _agenda_principle(state: WorkshopState, item: str) -> Principle:
             "unknown_item", f"{item!r} is not on this workshop's agenda; choose one of: {agenda}"
         )
     principle = state.rubric.principle(item)
-    assert principle is not None, "the agenda was checked against the rubric at creation"
+    if principle is None:
+        raise ValueError(f"agenda item {item!r} is missing from the workshop's rubric copy")
     return principle
 
 
-def decide_join(
-    state: WorkshopState, *, role: str | None, token: str
-) -> tuple[str, list[Event]]:
+def decide_join(state: WorkshopState, *, role: str | None, token: str) -> tuple[str, list[Event]]:
     """Join a participant, or resume the one that holds ``token``.
 
     Returns:
@@ -309,7 +308,8 @@ def decide_vote(
     level_count = len(state.rubric.levels)
     if level is not None and not 1 <= level <= level_count:
         raise CommandRejected(
-            "invalid_level", f"Level {level} is out of range; choose 1 to {level_count} or not sure."
+            "invalid_level",
+            f"Level {level} is out of range; choose 1 to {level_count} or not sure.",
         )
     if participant in round_.votes and round_.votes[participant] == level:
         return []

@@ -223,7 +223,9 @@ class Hub:
                     return None
                 runtime = WorkshopRuntime(domain.fold(events), self.store)
                 self._runtimes[workshop_id] = runtime
-                logger.info("workshop %s loaded from the store (%d events)", workshop_id, len(events))
+                logger.info(
+                    "workshop %s loaded from the store (%d events)", workshop_id, len(events)
+                )
         self._loading.pop(workshop_id, None)
         return runtime
 

@@ -27,7 +27,8 @@ class Settings:
 
     @classmethod
     def from_environment(cls) -> Settings:
-        """Read ``HOST``, ``PORT``, ``DATA_DIR``, ``RUBRIC_DIR``, ``PUBLIC_URL`` and ``LOG_LEVEL``."""
+        """Read the settings from ``HOST``, ``PORT``, ``DATA_DIR``, ``RUBRIC_DIR``,
+        ``PUBLIC_URL`` and ``LOG_LEVEL``."""
         environment = os.environ
         defaults = cls()
         port_text = environment.get("PORT", str(defaults.port))

@@ -84,7 +84,8 @@ class _Session:
             if runtime is None:
                 raise CommandRejected(
                     "not_found",
-                    f"No workshop has the join code {message.code!r}; check the code on the screen.",
+                    f"No workshop has the join code {message.code!r}; "
+                    "check the code on the screen.",
                 )
             await self._join(runtime, message)
             return
@@ -157,7 +158,8 @@ class _Session:
 
     async def _vote(self, runtime: WorkshopRuntime, message: Vote) -> int:
         participant = self.connection.participant
-        assert participant is not None, "participants always have an id"
+        if participant is None:
+            raise CommandRejected("not_joined", "Join the workshop before voting.")
         seq = await runtime.execute(
             lambda state: domain.decide_vote(
                 state, participant=participant, round_number=message.round, level=message.level

@@ -172,9 +172,7 @@ def build_room_view(state: WorkshopState) -> RoomView:
     )
 
 
-def build_console_view(
-    state: WorkshopState, room: RoomView, connected: Presence
-) -> ConsoleView:
+def build_console_view(state: WorkshopState, room: RoomView, connected: Presence) -> ConsoleView:
     """Build the facilitator's view around an already built room view."""
     joined = dict.fromkeys((role.id for role in state.rubric.roles), 0)
     for role in state.participants.values():

@@ -50,7 +50,11 @@ class ServerProcess:
         environment = {**os.environ, "DATA_DIR": str(self.data_dir), **self.environment}
         environment.pop("WEB_CONCURRENCY", None)
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "server", "--port", str(self.port),
+            sys.executable,
+            "-m",
+            "server",
+            "--port",
+            str(self.port),
             cwd=PROJECT_ROOT,
             env=environment,
             stdout=asyncio.subprocess.PIPE,

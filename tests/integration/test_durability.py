@@ -64,7 +64,9 @@ async def test_restart_keeps_workshop_votes_and_notes(tmp_path: Path) -> None:
 
         headers = {"Authorization": f"Bearer {workshop['facilitator_token']}"}
         async with second.http() as http:
-            exported = await http.get(f"/api/workshops/{workshop['id']}/export.json", headers=headers)
+            exported = await http.get(
+                f"/api/workshops/{workshop['id']}/export.json", headers=headers
+            )
         rounds = exported.json()["items"][3]["rounds"]
         assert rounds[0]["roles"]["student"]["counts"] == [0, 1, 0, 0, 0]
         await again.close()
@@ -82,7 +84,9 @@ async def test_log_has_no_tokens_or_notes(tmp_path: Path) -> None:
         {"type": "control", "workshop": workshop["id"], "token": workshop["facilitator_token"]}
     )
     phone = await Client.connect(server.ws_url)
-    await phone.request({"type": "join", "code": workshop["join_code"], "role": "staff", "token": TOKEN})
+    await phone.request(
+        {"type": "join", "code": workshop["join_code"], "role": "staff", "token": TOKEN}
+    )
     await console.request(
         {"type": "record", "item": "staff-support", "level": 4, "notes": "secret-note-text"}
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from support import ServerProcess
 
 
@@ -27,9 +26,22 @@ async def test_health_and_openapi(server: ServerProcess) -> None:
 async def test_protocol_schema_lists_both_unions(server: ServerProcess) -> None:
     async with server.http() as http:
         schema = (await http.get("/api/protocol")).json()
-    client_tags = {ref["$ref"].rsplit("/", 1)[1] for ref in schema["properties"]["client_message"]["anyOf"]}
-    server_tags = {ref["$ref"].rsplit("/", 1)[1] for ref in schema["properties"]["server_message"]["anyOf"]}
-    assert client_tags == {"Join", "Watch", "Control", "Vote", "ShowItem", "OpenRound", "Reveal", "Record"}
+    client_tags = {
+        ref["$ref"].rsplit("/", 1)[1] for ref in schema["properties"]["client_message"]["anyOf"]
+    }
+    server_tags = {
+        ref["$ref"].rsplit("/", 1)[1] for ref in schema["properties"]["server_message"]["anyOf"]
+    }
+    assert client_tags == {
+        "Join",
+        "Watch",
+        "Control",
+        "Vote",
+        "ShowItem",
+        "OpenRound",
+        "Reveal",
+        "Record",
+    }
     assert {"Welcome", "Room", "Console", "YourVote", "Ack", "Error", "Ping"} == server_tags
     assert schema["$defs"]["Vote"]["properties"]["type"] == {"enum": ["vote"]}
 

@@ -45,7 +45,9 @@ async def test_whole_workshop_end_to_end(server: ServerProcess) -> None:
     console = await open_console(server, workshop)
     projector = await open_projector(server, workshop)
     staff = [await join_phone(server, workshop["join_code"], "staff") for _ in range(3)]
-    students = [await join_phone(server, workshop["join_code"].lower(), "student") for _ in range(4)]
+    students = [
+        await join_phone(server, workshop["join_code"].lower(), "student") for _ in range(4)
+    ]
     phones = staff + students
 
     reply = await console.request({"type": "open_round", "item": "personalised-support"})
@@ -106,7 +108,9 @@ async def test_whole_workshop_end_to_end(server: ServerProcess) -> None:
     assert reply["code"] == "discussion_item"
     reply = await console.request({"type": "show_item", "item": "trust-and-respect"})
     assert reply["type"] == "ack", reply
-    discussion = await projector.view(lambda v: v["current"] and v["current"]["id"] == "trust-and-respect")
+    discussion = await projector.view(
+        lambda v: v["current"] and v["current"]["id"] == "trust-and-respect"
+    )
     assert discussion["current"]["has_levels"] is False
     assert "relies heavily" in discussion["current"]["description"]
     reply = await console.request(
@@ -249,7 +253,9 @@ async def test_wrong_tokens_are_rejected(server: ServerProcess) -> None:
     async with server.http() as http:
         url = f"/api/workshops/{workshop['id']}/export.json"
         missing = await http.get(url)
-        wrong = await http.get(url, headers={"Authorization": f"Bearer {other['facilitator_token']}"})
+        wrong = await http.get(
+            url, headers={"Authorization": f"Bearer {other['facilitator_token']}"}
+        )
     assert missing.status_code == 401
     assert wrong.status_code == 401
     assert "Bearer" in missing.json()["detail"]
@@ -260,7 +266,9 @@ async def test_rejoin_with_token_resumes_vote(server: ServerProcess) -> None:
     console = await open_console(server, workshop)
     phone = await Client.connect(server.ws_url)
     token = "reload-safe-token-0123456789abcdef"
-    await phone.request({"type": "join", "code": workshop["join_code"], "role": "staff", "token": token})
+    await phone.request(
+        {"type": "join", "code": workshop["join_code"], "role": "staff", "token": token}
+    )
     await console.request({"type": "open_round", "item": "learning-to-learn"})
     await phone.request({"type": "vote", "round": 1, "level": 4})
     await phone.close()

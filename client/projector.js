@@ -1,0 +1,144 @@
+// The projector page: what the whole room sees on the big screen.
+//
+// The page has one layout per mode, chosen from the room view and set as
+// `data-mode` on <main> for the stylesheet:
+//   join        no item on screen yet: join code, QR code and link fill the screen
+//   preview     an item with levels but no round yet: principle, levels and join panel
+//   discussion  an item without levels: principle, description and join panel
+//   voting      a round is open: principle, levels and live "N voted" per role
+//   revealed    the latest round is revealed: principle and results
+
+import { Connection } from "./connection.js";
+import { element } from "./dom.js";
+import { renderDescription, renderDescriptors, renderPrincipleHeading } from "./principle.js";
+import {
+  currentAgendaEntry,
+  latestRound,
+  renderAgreement,
+  renderResult,
+  renderVotedCounts,
+} from "./results.js";
+
+const workshopId = decodeURIComponent(location.pathname.split("/")[2] ?? "");
+
+const byId = (id) => document.getElementById(id);
+const main = byId("main");
+const errorRegion = byId("projector-error");
+
+let joinUrl = "";
+
+function showError(message) {
+  errorRegion.replaceChildren(...(message ? [element("p", { text: message })] : []));
+}
+
+/** Returns a URL without its scheme, which is shorter to read off a screen and to type. */
+function displayUrl(url) {
+  return url.replace(/^https?:\/\//, "");
+}
+
+function modeOf(view) {
+  const round = latestRound(view);
+  if (!view.current) {
+    return "join";
+  }
+  if (round && round.status === "voting") {
+    return "voting";
+  }
+  if (round && round.status === "revealed") {
+    return "revealed";
+  }
+  return view.current.has_levels ? "preview" : "discussion";
+}
+
+function renderJoinDetails(view) {
+  const url = joinUrl || `${location.origin}/j/${view.join_code}`;
+  byId("join-code").textContent = view.join_code;
+  byId("strip-code").textContent = view.join_code;
+  byId("join-url").textContent = displayUrl(url);
+  byId("strip-url").textContent = displayUrl(url);
+  const qr = byId("qr");
+  const qrSource = `/api/workshops/${encodeURIComponent(view.workshop_id)}/qr.svg`;
+  if (qr.getAttribute("src") !== qrSource) {
+    qr.src = qrSource;
+  }
+}
+
+function render(view) {
+  const mode = modeOf(view);
+  const round = latestRound(view);
+  main.dataset.mode = mode;
+  document.title = `${view.title} · Projector · Common Ground`;
+  byId("workshop-title").textContent = view.title;
+  byId("workshop-unit").textContent = view.unit;
+  renderJoinDetails(view);
+  byId("join-strip").hidden = mode !== "voting" && mode !== "revealed";
+  byId("join-panel").hidden = mode === "voting" || mode === "revealed";
+
+  const principle = byId("principle");
+  const live = byId("live");
+  const detail = byId("detail");
+
+  if (mode === "join") {
+    principle.replaceChildren(
+      element("p", { className: "waiting", text: "The workshop will start soon." }),
+    );
+  } else {
+    principle.replaceChildren(renderPrincipleHeading(view.current, 2));
+  }
+
+  if (mode === "voting") {
+    live.replaceChildren(
+      element("p", { className: "live-label", text: `Round ${round.number}: vote on your phone` }),
+      renderVotedCounts(round, view),
+    );
+  } else {
+    live.replaceChildren();
+  }
+
+  if (mode === "preview" || mode === "voting") {
+    detail.replaceChildren(renderDescriptors(view.current, view.levels));
+  } else if (mode === "revealed") {
+    detail.replaceChildren(
+      element("h2", { className: "results-heading", text: `Results of round ${round.number}` }),
+      renderResult(round.result, view),
+    );
+  } else if (mode === "discussion") {
+    detail.replaceChildren(renderDescription(view.current));
+  } else {
+    detail.replaceChildren();
+  }
+
+  const agreement = mode === "join" || mode === "voting" ? null : renderAgreement(currentAgendaEntry(view), view);
+  byId("agreement").replaceChildren(...(agreement ? [agreement] : []));
+}
+
+const connection = new Connection({
+  hello: () => ({ type: "watch", workshop: workshopId }),
+  statusElement: byId("connection-status"),
+  onMessage(message) {
+    switch (message.type) {
+      case "welcome":
+        showError("");
+        joinUrl = message.join_url;
+        break;
+      case "room":
+        render(message.view);
+        break;
+      case "error":
+        showError(message.message);
+        break;
+      default:
+        break;
+    }
+  },
+  onRejected(error) {
+    connection.stop();
+    showError(error.message);
+  },
+});
+
+if (workshopId) {
+  connection.start();
+} else {
+  showError("This page needs a workshop id in its address, as in /projector/ID.");
+}
