@@ -295,16 +295,18 @@ def decide_vote(
     if not 1 <= round_number <= len(state.rounds):
         raise CommandRejected("unknown_round", f"There is no round {round_number}.")
     round_ = state.rounds[round_number - 1]
+    if round_ is not state.latest_round:
+        raise CommandRejected(
+            "round_closed", f"Round {round_number} is closed; vote in the current round."
+        )
     if round_.revealed:
         raise CommandRejected(
             "round_revealed",
             f"Round {round_number} is already revealed, so votes can no longer change; "
             "wait for the facilitator to open a new round.",
         )
-    if round_ is not state.latest_round:
-        raise CommandRejected(
-            "round_closed", f"Round {round_number} is closed; vote in the current round."
-        )
+    if participant not in state.participants:
+        raise CommandRejected("not_joined", "Join the workshop before voting.")
     level_count = len(state.rubric.levels)
     if level is not None and not 1 <= level <= level_count:
         raise CommandRejected(

@@ -162,7 +162,13 @@ def export_csv(export: WorkshopExport) -> str:
     for item in export.items:
         lead = [item.position, item.number, item.principle_id, _text_cell(item.title)]
         writer.writerow(
-            ["item", *lead, item.agreed_level, item.agreed_level_name, _text_cell(item.notes)]
+            [
+                "item",
+                *lead,
+                item.agreed_level,
+                _text_cell(item.agreed_level_name or ""),
+                _text_cell(item.notes),
+            ]
         )
         for round_ in item.rounds:
             if not round_.revealed or round_.room is None:

@@ -40,9 +40,10 @@ class RoundResult(msgspec.Struct, frozen=True):
     """What the room sees after a reveal."""
 
     roles: dict[str, Distribution]
-    """Per-role distributions, only for roles shown; hidden roles are absent."""
+    """Per-role distributions; empty when any role is hidden."""
     hidden_roles: list[str]
-    """Roles whose split is withheld because fewer than the threshold chose a level."""
+    """Roles with voters of whom fewer than the small-group threshold chose a level.
+    When there are any, every role's split is withheld and only the room total shows."""
     room: Distribution
     gap: float | None
     """First comparison role's median minus the second's, in levels; ``None`` when
@@ -113,8 +114,9 @@ def summarise_round(
     """Summarise a round per role and for the room, withholding small groups.
 
     A role whose split could expose someone's vote (it has voters, but fewer than
-    ``small_group_threshold`` of them chose a level) is listed in ``hidden_roles``;
-    its votes still count in the room total.
+    ``small_group_threshold`` of them chose a level) is listed in ``hidden_roles``.
+    Then no role's split is shown at all, because the room total minus the other
+    roles would give the hidden one back; the room total is still shown.
     """
     roles: dict[str, Distribution] = {}
     hidden: list[str] = []
@@ -125,8 +127,9 @@ def summarise_round(
         chose_level = distribution.voters - distribution.not_sure
         if distribution.voters and chose_level < small_group_threshold:
             hidden.append(role)
-        else:
-            roles[role] = distribution
+        roles[role] = distribution
+    if hidden:
+        roles = {}
 
     room = summarise(everyone, level_count)
     first, second = (roles.get(role) for role in comparison)

@@ -109,7 +109,9 @@ def test_join_adds_participant_with_role() -> None:
     participant, events = decide_join(state, role="student", token="token-a")
 
     assert events == [
-        ParticipantJoined(participant=participant, role="student", token_digest=token_digest("token-a"))
+        ParticipantJoined(
+            participant=participant, role="student", token_digest=token_digest("token-a")
+        )
     ]
     apply(state, events[0])
     assert state.participants == {participant: "student"}
@@ -313,7 +315,7 @@ def test_not_sure_vote_is_level_none() -> None:
     assert state.rounds[0].votes == {student: None}
 
 
-def test_vote_from_level_to_not_sure_is_a_change() -> None:
+def test_vote_change_to_not_sure() -> None:
     state = new_workshop()
     student = join(state, "token-a", "student")
     run(state, decide_open_round, item=LEVELLED, now=100.0)
@@ -361,8 +363,8 @@ def test_vote_after_reveal_is_rejected() -> None:
 
 
 def test_vote_in_older_round_is_closed() -> None:
-    # Round 1 is revealed and round 2 is voting, so the phone should be sent to round 2
-    # instead of being told to wait for a round that is already open.
+    # Round 1 is revealed and round 2 is voting, so the rejection should point the phone
+    # to round 2, not ask it to wait for a new round that is already open.
     state = new_workshop()
     staff = join(state, "token-a", "staff")
     revealed_round(state, LEVELLED, {staff: 2}, now=100.0)
@@ -380,9 +382,7 @@ def test_vote_in_unknown_round_is_rejected(round_number: int) -> None:
     staff = join(state, "token-a", "staff")
     run(state, decide_open_round, item=LEVELLED, now=100.0)
 
-    error = rejection(
-        state, decide_vote, participant=staff, round_number=round_number, level=3
-    )
+    error = rejection(state, decide_vote, participant=staff, round_number=round_number, level=3)
 
     assert error.code == "unknown_round"
     assert f"round {round_number}" in error.message
@@ -512,7 +512,9 @@ def test_record_levelled_item_with_level() -> None:
 def test_record_discussion_item_with_notes_only() -> None:
     state = new_workshop()
 
-    events = run(state, decide_record, item=DISCUSSION, level=None, notes="Trust is good.", now=500.0)
+    events = run(
+        state, decide_record, item=DISCUSSION, level=None, notes="Trust is good.", now=500.0
+    )
 
     assert events == [
         AgreementRecorded(item=DISCUSSION, level=None, notes="Trust is good.", recorded_at=500.0)
@@ -735,8 +737,16 @@ REJECTED_COMMANDS: list[tuple[str, Callable[..., Any], dict[str, Any]]] = [
     ("vote-revealed", decide_vote, {"participant": "p1", "round_number": 1, "level": 4}),
     ("vote-unknown-round", decide_vote, {"participant": "p1", "round_number": 7, "level": 4}),
     ("reveal-twice", decide_reveal, {"round_number": 2, "now": 900.0}),
-    ("record-voting-item", decide_record, {"item": OTHER_LEVELLED, "level": 2, "notes": "", "now": 900.0}),
-    ("record-long-notes", decide_record, {"item": LEVELLED, "level": 2, "notes": "x" * 20_001, "now": 900.0}),
+    (
+        "record-voting-item",
+        decide_record,
+        {"item": OTHER_LEVELLED, "level": 2, "notes": "", "now": 900.0},
+    ),
+    (
+        "record-long-notes",
+        decide_record,
+        {"item": LEVELLED, "level": 2, "notes": "x" * 20_001, "now": 900.0},
+    ),
     ("show-while-voting", decide_show_item, {"item": DISCUSSION}),
 ]
 
