@@ -99,6 +99,8 @@ if (code && !/^[A-Za-z0-9_-]{22,128}$/.test(participant.token ?? "")) {
 let joinInfo = null;
 let view = null;
 let connection = null;
+/** Whether the participant just picked a role, so the welcome is announced. */
+let joiningWithChosenRole = false;
 
 async function lookUpCode() {
   let response;
@@ -151,6 +153,7 @@ byId("role-buttons").addEventListener("click", (event) => {
   for (const roleButton of byId("role-buttons").querySelectorAll("button")) {
     roleButton.disabled = true;
   }
+  joiningWithChosenRole = true;
   announce(voteStatus, `Joining as ${button.textContent}…`);
   connection.resendHello();
 });
@@ -165,8 +168,9 @@ function showWelcome(message) {
   const roleLine = byId("role-line");
   roleLine.textContent = `You are taking part as: ${roleNameOf(message.role)}`;
   roleLine.hidden = false;
-  if (voteStatus.textContent.startsWith("Joining as")) {
-    announce(voteStatus, "Joined.");
+  if (joiningWithChosenRole) {
+    joiningWithChosenRole = false;
+    announce(voteStatus, `Joined as ${roleNameOf(message.role)}.`);
   }
 }
 
@@ -337,8 +341,29 @@ function render() {
   if (key !== stageKey) {
     stageKey = key;
     replaceChildrenKeepingFocus(stage, buildStage(round, entry));
+    announceRoundChange(round);
   }
   updateVoteButtons();
+}
+
+/** The round and status last announced, so each opening and reveal is announced once. */
+let announcedRound = null;
+
+function announceRoundChange(round) {
+  const roundState = round ? `${round.number}:${round.status}` : null;
+  if (roundState === announcedRound) {
+    return;
+  }
+  const first = announcedRound === null;
+  announcedRound = roundState;
+  if (!round || first) {
+    return;
+  }
+  if (round.status === "voting") {
+    announce(voteStatus, `Round ${round.number} is open: tap a level to vote.`);
+  } else {
+    announce(voteStatus, `Voting is closed: the results of round ${round.number} are shown.`);
+  }
 }
 
 function buildStage(round, entry) {

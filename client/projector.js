@@ -110,7 +110,33 @@ function render(view) {
 
   const agreement = mode === "join" || mode === "voting" ? null : renderAgreement(currentAgendaEntry(view), view);
   byId("agreement").replaceChildren(...(agreement ? [agreement] : []));
+  fitToScreen();
 }
+
+/** Smallest and largest --fit-scale: the text shrinks to fit long descriptors, but no further. */
+const MIN_FIT_SCALE = 0.6;
+const MAX_FIT_SCALE = 1.25;
+const FIT_STEP = 0.05;
+
+/**
+ * Sets --fit-scale on <main> to the largest step that fits the page in the window
+ * without scrolling, because a projector cannot be scrolled from the back of a room.
+ */
+function fitToScreen() {
+  const page = document.documentElement;
+  let scale = MAX_FIT_SCALE;
+  main.style.setProperty("--fit-scale", String(scale));
+  while (scale > MIN_FIT_SCALE && (page.scrollHeight > innerHeight || page.scrollWidth > innerWidth)) {
+    scale = Math.round((scale - FIT_STEP) * 100) / 100;
+    main.style.setProperty("--fit-scale", String(scale));
+  }
+}
+
+let fitFrame = 0;
+addEventListener("resize", () => {
+  cancelAnimationFrame(fitFrame);
+  fitFrame = requestAnimationFrame(fitToScreen);
+});
 
 const connection = new Connection({
   hello: () => ({ type: "watch", workshop: workshopId }),

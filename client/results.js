@@ -180,7 +180,7 @@ function renderDistribution(distribution, view, { heading, className }) {
 
 function renderHiddenRole(roleId, view) {
   return element("section", { className: `distribution hidden-role role-${roleIndex(view, roleId)}` }, [
-    element("h3", { className: "distribution-name", text: roleName(view, roleId) }),
+    element("h3", { className: "distribution-name", text: capitalise(groupName(view, roleId)) }),
     element("p", {
       text:
         `Fewer than ${view.small_group_threshold} ${groupName(view, roleId)} chose a level, ` +
@@ -247,7 +247,7 @@ export function renderResult(result, view, { compact = false } = {}) {
     } else if (distribution && (distribution.voters > 0 || view.comparison.includes(role.id))) {
       panels.append(
         renderDistribution(distribution, view, {
-          heading: role.name,
+          heading: capitalise(groupName(view, role.id)),
           className: `role-${roleIndex(view, role.id)}`,
         }),
       );

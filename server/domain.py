@@ -31,6 +31,8 @@ __all__ = (
     "WorkshopState",
     "apply",
     "fold",
+    "round_guard",
+    "round_marker",
     "token_digest",
 )
 
@@ -222,6 +224,33 @@ def _summarise(state: WorkshopState, round_: Round) -> RoundResult:
     )
 
 
+def round_marker(state: WorkshopState) -> str:
+    """Return a short text naming the latest round and its status, ``""`` before any."""
+    latest = state.latest_round
+    if latest is None:
+        return ""
+    return f"{latest.number}:{'revealed' if latest.revealed else 'voting'}"
+
+
+def round_guard(state: WorkshopState, events: list[Event]) -> tuple[str | None, str | None]:
+    """Return the round marker the store must still have when it stores ``events``, and
+    the marker they set.
+
+    Events decided on ``state`` are only valid while its latest round is as it was: a
+    vote must not land after a reveal, and two facilitators must not open or reveal
+    the same round twice. Joins do not depend on rounds, so they carry no guard.
+    """
+    if all(isinstance(event, ParticipantJoined) for event in events):
+        return None, None
+    new_marker = None
+    for event in events:
+        if isinstance(event, RoundOpened):
+            new_marker = f"{event.round}:voting"
+        elif isinstance(event, RoundRevealed):
+            new_marker = f"{event.round}:revealed"
+    return round_marker(state), new_marker
+
+
 # Commands ----------------------------------------------------------------------------------
 
 
@@ -252,7 +281,8 @@ def decide_join(state: WorkshopState, *, role: str | None, token: str) -> tuple[
     if state.rubric.role(role) is None:
         roles = ", ".join(r.id for r in state.rubric.roles)
         raise CommandRejected("unknown_role", f"Role {role!r} is not one of: {roles}.")
-    participant = f"p{len(state.participants) + 1}"
+    # The id derives from the token so that joins on two workers at once agree on it.
+    participant = digest[:16]
     return participant, [ParticipantJoined(participant=participant, role=role, token_digest=digest)]
 
 

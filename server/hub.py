@@ -1,11 +1,12 @@
 """Live workshops in this process: their state, their connections and their fan-out.
 
 A :class:`WorkshopRuntime` holds one workshop's folded state and its connected
-clients. Commands are decided and applied to the state in one step with no await in
-between, so two commands never interleave; the resulting events are then appended to
-the store, and the command is acknowledged only once they are durable. Views are
-rebuilt at most every ``VIEW_INTERVAL`` seconds and each is encoded once for all the
-clients of a kind.
+clients. A command is decided against the state, then stored with a guard on the
+workshop's latest round, so the store settles races between commands from any
+process. The state advances only by applying stored events in sequence order, as
+the store reports them, so every view shows only what is durable. Views are rebuilt
+at most every ``VIEW_INTERVAL`` seconds and each is encoded once for all the clients
+of a kind.
 """
 
 from __future__ import annotations
@@ -20,16 +21,18 @@ import msgspec
 
 from server import domain
 from server.connection import Connection
-from server.domain import Event, WorkshopCreated, WorkshopState
+from server.domain import CommandRejected, Event, WorkshopCreated, WorkshopState
 from server.protocol import Console, Room, YourVote, encode
 from server.rubric import Rubric
-from server.store import EventStore, JoinCodeTaken, SequenceConflict, StoreUnavailable
+from server.store import EventStore, JoinCodeTaken, RoundChanged, StoreUnavailable
 from server.views import Presence, RoleCount, build_console_view, build_room_view
 
 __all__ = ("Hub", "WorkshopRuntime", "normalise_code")
 
 logger = logging.getLogger(__name__)
 
+MAX_ATTEMPTS = 5
+"""Times a command is decided again after losing a race for the latest round."""
 VIEW_INTERVAL = 0.1
 """Minimum seconds between two view updates of one workshop; bursts of votes in
 between are coalesced into the next update."""
@@ -55,44 +58,85 @@ class WorkshopRuntime:
         self.connections: set[Connection] = set()
         self._flush_handle: asyncio.TimerHandle | None = None
         self._last_flush = 0.0
-        self._reload_lock = asyncio.Lock()
+        self._catch_up_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def workshop_id(self) -> str:
         return self.state.created.workshop_id
 
     async def execute(self, decide: Callable[[WorkshopState], list[Event]]) -> int:
-        """Decide a command against the state, apply it, store it and return the new seq.
+        """Decide a command against the state, store its events and return the new seq.
+
+        When another command changed the latest round first, the state catches up
+        with the store and the command is decided again, so its error names what
+        happened (for example that the round is now revealed).
 
         Raises:
             CommandRejected: from ``decide``; nothing changes.
-            StoreUnavailable: the events could not be stored; the state is reloaded
-                from the store so that it shows only what is durable.
+            StoreUnavailable: the events could not be stored; nothing changes.
         """
-        events = decide(self.state)
-        if not events:
-            return self.state.seq
+        for _ in range(MAX_ATTEMPTS):
+            events = decide(self.state)
+            if not events:
+                return self.state.seq
+            expect_round, set_round = domain.round_guard(self.state, events)
+            try:
+                last_seq = await self._store.append(
+                    self.workshop_id,
+                    [_event_encoder.encode(event) for event in events],
+                    expect_round=expect_round,
+                    set_round=set_round,
+                )
+            except RoundChanged:
+                await self.catch_up()
+                continue
+            except StoreUnavailable as error:
+                logger.error("workshop %s: storing events failed: %s", self.workshop_id, error)
+                raise StoreUnavailable(
+                    "The server could not save that change, so it was not applied; try again."
+                ) from error
+            await self.catch_up(last_seq)
+            return last_seq
+        raise CommandRejected(
+            "conflict", "The workshop kept changing while that was saved; try again."
+        )
 
-        first_seq = self.state.seq + 1
-        for event in events:
-            domain.apply(self.state, event)
-        try:
-            await self._store.append(
-                self.workshop_id, first_seq, [_event_encoder.encode(e) for e in events]
-            )
-        except (StoreUnavailable, SequenceConflict) as error:
-            logger.error("workshop %s: storing events failed: %s", self.workshop_id, error)
-            await self.reload()
-            raise StoreUnavailable(
-                "The server could not save that change, so it was not applied; try again."
-            ) from error
+    def deliver(self, first_seq: int, events: list[bytes] | None) -> None:
+        """Apply newly stored events, or catch up from the store when they are not given
+        or do not follow on from the state."""
+        if events is None or first_seq > self.state.seq + 1:
+            self.catch_up_soon()
+            return
+        for offset, payload in enumerate(events):
+            if first_seq + offset == self.state.seq + 1:
+                domain.apply(self.state, _event_decoder.decode(payload))
         self.schedule_views()
-        return self.state.seq
 
-    async def reload(self) -> None:
-        """Rebuild the state from the store, dropping anything not stored."""
-        async with self._reload_lock:
-            self.state = domain.fold(await load_events(self._store, self.workshop_id))
+    def catch_up_soon(self) -> None:
+        """Start catching up with the store without waiting for it."""
+        task = asyncio.get_running_loop().create_task(self.catch_up())
+        self._tasks.add(task)
+        task.add_done_callback(self._catch_up_done)
+
+    def _catch_up_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error(
+                "workshop %s: catching up with the store failed: %s",
+                self.workshop_id,
+                task.exception(),
+            )
+
+    async def catch_up(self, target_seq: int | None = None) -> None:
+        """Apply every stored event the state lacks, or only until it reaches ``target_seq``."""
+        if target_seq is not None and self.state.seq >= target_seq:
+            return
+        async with self._catch_up_lock:
+            if target_seq is not None and self.state.seq >= target_seq:
+                return
+            for payload in await self._store.read(self.workshop_id, after=self.state.seq):
+                domain.apply(self.state, _event_decoder.decode(payload))
         self.schedule_views()
 
     def attach(self, connection: Connection) -> None:
@@ -171,6 +215,17 @@ class Hub:
         self.rubrics = rubrics
         self._runtimes: dict[str, WorkshopRuntime] = {}
         self._loading: dict[str, asyncio.Lock] = {}
+        store.listener = self._deliver
+
+    def _deliver(self, workshop_id: str, first_seq: int, events: list[bytes] | None) -> None:
+        runtime = self._runtimes.get(workshop_id)
+        if runtime is not None:
+            runtime.deliver(first_seq, events)
+
+    def resynchronise(self) -> None:
+        """Catch every loaded workshop up with the store, e.g. after a lost connection."""
+        for runtime in self._runtimes.values():
+            runtime.catch_up_soon()
 
     async def create_workshop(
         self,

@@ -1,22 +1,39 @@
 """Event stores: the durable log of every workshop's events.
 
 The interface is small on purpose so that the embedded SQLite store and the Redis
-store can be tested by one contract suite.
+store pass one contract suite. The store numbers each workshop's events from 1 and
+decides their order; a guard on the latest round makes a vote that races a reveal,
+or two facilitators opening a round at once, fail atomically instead of landing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
-__all__ = ("EventStore", "JoinCodeTaken", "SequenceConflict", "StoreUnavailable")
+__all__ = (
+    "EventStore",
+    "EventsListener",
+    "JoinCodeTaken",
+    "RoundChanged",
+    "StoreUnavailable",
+)
 
-
-class SequenceConflict(Exception):
-    """An append whose first sequence number does not follow the log's last one."""
+EventsListener = Callable[[str, int, list[bytes] | None], None]
+"""Called with a workshop id, the sequence number of the first new event and the
+events themselves, or ``None`` when the listener must read them from the store."""
 
 
 class JoinCodeTaken(Exception):
     """A new workshop asked for a join code that an existing workshop holds."""
+
+
+class RoundChanged(Exception):
+    """An append whose expected round marker no longer matches; nothing was stored."""
+
+    def __init__(self, marker: str) -> None:
+        super().__init__(f"the latest round is now {marker!r}")
+        self.marker = marker
 
 
 class StoreUnavailable(Exception):
@@ -25,6 +42,9 @@ class StoreUnavailable(Exception):
 
 class EventStore(Protocol):
     """A per-workshop, append-only log of encoded events numbered from 1."""
+
+    listener: EventsListener | None
+    """Told about every append that commits, in order, from this process or another."""
 
     async def open(self) -> None: ...
 
@@ -37,14 +57,27 @@ class EventStore(Protocol):
             JoinCodeTaken: when another workshop holds ``join_code``.
         """
 
-    async def append(self, workshop_id: str, first_seq: int, events: list[bytes]) -> None:
-        """Store ``events`` as sequence numbers ``first_seq`` onwards, atomically.
+    async def append(
+        self,
+        workshop_id: str,
+        events: list[bytes],
+        *,
+        expect_round: str | None = None,
+        set_round: str | None = None,
+    ) -> int:
+        """Store ``events`` atomically after the log's last event and return the last seq.
 
         Returns only once the events are durable.
 
+        Args:
+            workshop_id: an existing workshop.
+            events: encoded events, stored in this order.
+            expect_round: when given, the workshop's round marker must equal it.
+            set_round: when given, the round marker becomes this.
+
         Raises:
-            SequenceConflict: when ``first_seq`` is not one past the log's last event.
-            StoreUnavailable: when the store could not commit.
+            RoundChanged: when ``expect_round`` does not match; nothing is stored.
+            StoreUnavailable: when the store could not commit, or the workshop is unknown.
         """
 
     async def read(self, workshop_id: str, after: int = 0) -> list[bytes]:

@@ -13,8 +13,9 @@ import logging
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
-from server.store import JoinCodeTaken, SequenceConflict, StoreUnavailable
+from server.store import EventsListener, JoinCodeTaken, RoundChanged, StoreUnavailable
 
 __all__ = ("SqliteEventStore",)
 
@@ -23,7 +24,9 @@ logger = logging.getLogger(__name__)
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS workshops (
     id TEXT PRIMARY KEY,
-    join_code TEXT NOT NULL UNIQUE
+    join_code TEXT NOT NULL UNIQUE,
+    last_seq INTEGER NOT NULL,
+    round_marker TEXT NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
     workshop_id TEXT NOT NULL,
@@ -33,7 +36,12 @@ CREATE TABLE IF NOT EXISTS events (
 ) WITHOUT ROWID;
 """
 
-_Append = tuple[str, int, list[bytes], "asyncio.Future[None]"]
+class _Append(NamedTuple):
+    workshop_id: str
+    events: list[bytes]
+    expect_round: str | None
+    set_round: str | None
+    future: asyncio.Future[int]
 
 
 class SqliteEventStore:
@@ -46,6 +54,7 @@ class SqliteEventStore:
         self._pending: list[_Append] = []
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
+        self.listener: EventsListener | None = None
 
     async def open(self) -> None:
         await self._run(self._connect)
@@ -58,9 +67,9 @@ class SqliteEventStore:
                 await self._writer
             except asyncio.CancelledError:
                 pass
-        for _, _, _, future in self._pending:
-            if not future.done():
-                future.set_exception(StoreUnavailable("the store is closing"))
+        for pending in self._pending:
+            if not pending.future.done():
+                pending.future.set_exception(StoreUnavailable("the store is closing"))
         self._pending = []
         await self._run(self._disconnect)
         self._executor.shutdown(wait=True)
@@ -68,11 +77,18 @@ class SqliteEventStore:
     async def create(self, workshop_id: str, join_code: str, first_event: bytes) -> None:
         await self._run(self._insert_workshop, workshop_id, join_code, first_event)
 
-    async def append(self, workshop_id: str, first_seq: int, events: list[bytes]) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((workshop_id, first_seq, events, future))
+    async def append(
+        self,
+        workshop_id: str,
+        events: list[bytes],
+        *,
+        expect_round: str | None = None,
+        set_round: str | None = None,
+    ) -> int:
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Append(workshop_id, events, expect_round, set_round, future))
         self._wake.set()
-        await future
+        return await future
 
     async def read(self, workshop_id: str, after: int = 0) -> list[bytes]:
         return await self._run(self._select_events, workshop_id, after)
@@ -94,20 +110,24 @@ class SqliteEventStore:
             batch, self._pending = self._pending, []
             if not batch:
                 continue
+            requests = [(a.workshop_id, a.events, a.expect_round, a.set_round) for a in batch]
             try:
-                outcomes = await self._run(self._commit, [item[:3] for item in batch])
+                outcomes = await self._run(self._commit, requests)
             except sqlite3.Error as error:
                 logger.error("group commit of %d appends failed: %s", len(batch), error)
-                outcomes = [StoreUnavailable(f"the event store could not commit: {error}")] * len(
-                    batch
-                )
-            for (_, _, _, future), outcome in zip(batch, outcomes, strict=True):
-                if future.done():
+                failure = StoreUnavailable(f"the event store could not commit: {error}")
+                outcomes = [failure] * len(batch)
+            for pending, outcome in zip(batch, outcomes, strict=True):
+                if isinstance(outcome, int) and self.listener is not None:
+                    first_seq = outcome - len(pending.events) + 1
+                    self.listener(pending.workshop_id, first_seq, pending.events)
+            for pending, outcome in zip(batch, outcomes, strict=True):
+                if pending.future.done():
                     continue
-                if outcome is None:
-                    future.set_result(None)
+                if isinstance(outcome, int):
+                    pending.future.set_result(outcome)
                 else:
-                    future.set_exception(outcome)
+                    pending.future.set_exception(outcome)
 
     # The methods below run on the store's own thread only.
 
@@ -136,7 +156,8 @@ class SqliteEventStore:
         db.execute("BEGIN IMMEDIATE")
         try:
             db.execute(
-                "INSERT INTO workshops (id, join_code) VALUES (?, ?)", (workshop_id, join_code)
+                "INSERT INTO workshops (id, join_code, last_seq) VALUES (?, ?, 1)",
+                (workshop_id, join_code),
             )
             db.execute(
                 "INSERT INTO events (workshop_id, seq, payload) VALUES (?, 1, ?)",
@@ -147,13 +168,15 @@ class SqliteEventStore:
             raise JoinCodeTaken(join_code) from None
         db.execute("COMMIT")
 
-    def _commit(self, batch: list[tuple[str, int, list[bytes]]]) -> list[Exception | None]:
+    def _commit(
+        self, batch: list[tuple[str, list[bytes], str | None, str | None]]
+    ) -> list[int | Exception]:
         db = self._db()
-        outcomes: list[Exception | None] = []
+        outcomes: list[int | Exception] = []
         db.execute("BEGIN IMMEDIATE")
         try:
-            for workshop_id, first_seq, events in batch:
-                outcomes.append(self._append_one(db, workshop_id, first_seq, events))
+            for request in batch:
+                outcomes.append(self._append_one(db, *request))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -162,22 +185,31 @@ class SqliteEventStore:
 
     @staticmethod
     def _append_one(
-        db: sqlite3.Connection, workshop_id: str, first_seq: int, events: list[bytes]
-    ) -> Exception | None:
-        (last,) = db.execute(
-            "SELECT coalesce(max(seq), 0) FROM events WHERE workshop_id = ?", (workshop_id,)
+        db: sqlite3.Connection,
+        workshop_id: str,
+        events: list[bytes],
+        expect_round: str | None,
+        set_round: str | None,
+    ) -> int | Exception:
+        row = db.execute(
+            "SELECT last_seq, round_marker FROM workshops WHERE id = ?", (workshop_id,)
         ).fetchone()
-        if last == 0:
-            return SequenceConflict(f"workshop {workshop_id} does not exist")
-        if first_seq != last + 1:
-            return SequenceConflict(
-                f"workshop {workshop_id}: append at {first_seq}, but the log ends at {last}"
-            )
+        if row is None:
+            return StoreUnavailable(f"workshop {workshop_id} does not exist")
+        last_seq, marker = row
+        if expect_round is not None and expect_round != marker:
+            return RoundChanged(marker)
+
         db.executemany(
             "INSERT INTO events (workshop_id, seq, payload) VALUES (?, ?, ?)",
-            [(workshop_id, first_seq + offset, event) for offset, event in enumerate(events)],
+            [(workshop_id, last_seq + offset, event) for offset, event in enumerate(events, 1)],
         )
-        return None
+        last_seq += len(events)
+        db.execute(
+            "UPDATE workshops SET last_seq = ?, round_marker = ? WHERE id = ?",
+            (last_seq, marker if set_round is None else set_round, workshop_id),
+        )
+        return last_seq
 
     def _select_events(self, workshop_id: str, after: int) -> list[bytes]:
         rows = self._db().execute(
