@@ -31,6 +31,7 @@ function showError(message) {
 
 function showCodeEntry(prefill = "") {
   byId("code-entry").hidden = false;
+  document.querySelector(".phone-footer").hidden = true;
   byId("role-choice").hidden = true;
   stage.replaceChildren();
   const input = byId("code-input");
@@ -346,17 +347,27 @@ function render() {
   updateVoteButtons();
 }
 
-/** The round and status last announced, so each opening and reveal is announced once. */
-let announcedRound = null;
+/**
+ * The item, round and status last seen ("joined-up-approach 2:voting"), so each
+ * opening and reveal is announced once; undefined until the first view, which is
+ * shown without an announcement.
+ */
+let announcedRound = undefined;
 
 function announceRoundChange(round) {
-  const roundState = round ? `${round.number}:${round.status}` : null;
+  const itemId = view.current ? view.current.id : "";
+  const roundState = round ? `${itemId} ${round.number}:${round.status}` : itemId;
   if (roundState === announcedRound) {
     return;
   }
-  const first = announcedRound === null;
+  const firstView = announcedRound === undefined;
   announcedRound = roundState;
-  if (!round || first) {
+  if (firstView) {
+    return;
+  }
+  if (!round) {
+    // A new item without a round: the last item's vote status no longer applies.
+    announce(voteStatus, "");
     return;
   }
   if (round.status === "voting") {

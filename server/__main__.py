@@ -27,10 +27,10 @@ def main() -> None:
     if arguments.port:
         os.environ["PORT"] = str(arguments.port)
     settings = Settings.from_environment()
-    if int(os.environ.get("WEB_CONCURRENCY", "1") or "1") > 1:
+    if not settings.redis_url and int(os.environ.get("WEB_CONCURRENCY", "1") or "1") > 1:
         raise SystemExit(
             "WEB_CONCURRENCY is above 1, but the embedded store serves one process only; "
-            "unset WEB_CONCURRENCY."
+            "unset WEB_CONCURRENCY or set REDIS_URL."
         )
 
     from server.app import create_app
@@ -44,7 +44,8 @@ def main() -> None:
     shown_host = "localhost" if settings.host in wildcard else settings.host
     base = settings.public_url or f"http://{shown_host}:{settings.port}"
     print(f"Common Ground is running. Open the facilitator console at {base}/", flush=True)
-    print(f"Data is stored in {settings.data_dir}", flush=True)
+    where = "Redis at REDIS_URL" if settings.redis_url else settings.data_dir
+    print(f"Data is stored in {where}", flush=True)
     uvicorn.run(
         app,
         host=settings.host,

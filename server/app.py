@@ -34,6 +34,8 @@ from server.protocol import protocol_schema
 from server.rubric import Role, Rubric, load_rubric_folder
 from server.settings import PROJECT_ROOT, Settings
 from server.socket import workshop_socket
+from server.store import EventStore, StoreUnavailable
+from server.store.redis import RedisEventStore
 from server.store.sqlite import SqliteEventStore
 
 __all__ = ("create_app",)
@@ -130,6 +132,16 @@ def _check_facilitator(request: Request[Any, Any, Any], runtime: WorkshopRuntime
 def healthz() -> dict[str, str]:
     """Report that the web process is up."""
     return {"status": "ok"}
+
+
+@get("/readyz")
+async def readyz(state: State) -> Response[dict[str, str]]:
+    """Report whether the event store can be reached; 503 when it cannot."""
+    try:
+        await _hub(state).store.check()
+    except StoreUnavailable as error:
+        return Response({"status": "unavailable", "store": str(error)}, status_code=503)
+    return Response({"status": "ready", "store": "ok"})
 
 
 @get("/api/rubrics", sync_to_thread=False)
@@ -309,13 +321,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
     """Build the application; the store opens and rubrics load at start-up."""
     settings = settings or Settings.from_environment()
     rubrics = load_rubric_folder(settings.rubric_dir)
-    store = SqliteEventStore(settings.data_dir / "workshops.sqlite3")
+    store: EventStore
+    if settings.redis_url:
+        store = RedisEventStore(settings.redis_url)
+        where = "Redis"
+    else:
+        store = SqliteEventStore(settings.data_dir / "workshops.sqlite3")
+        where = str(settings.data_dir)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await store.open()
         app.state.hub = Hub(store, rubrics)
-        logger.info("store opened at %s; rubrics: %s", settings.data_dir, ", ".join(rubrics))
+        logger.info("store opened in %s; rubrics: %s", where, ", ".join(rubrics))
         try:
             yield
         finally:
@@ -328,6 +346,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             healthz,
+            readyz,
             list_rubrics,
             get_rubric,
             create_workshop,

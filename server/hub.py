@@ -102,10 +102,13 @@ class WorkshopRuntime:
             "conflict", "The workshop kept changing while that was saved; try again."
         )
 
-    def deliver(self, first_seq: int, events: list[bytes] | None) -> None:
-        """Apply newly stored events, or catch up from the store when they are not given
-        or do not follow on from the state."""
-        if events is None or first_seq > self.state.seq + 1:
+    def deliver(self, last_seq: int, events: list[bytes] | None) -> None:
+        """Apply newly stored events that end at ``last_seq``; read them from the store
+        instead when they are not given or do not follow on from the state."""
+        if last_seq <= self.state.seq:
+            return
+        first_seq = last_seq - len(events) + 1 if events is not None else None
+        if events is None or first_seq is None or first_seq > self.state.seq + 1:
             self.catch_up_soon()
             return
         for offset, payload in enumerate(events):
@@ -216,11 +219,12 @@ class Hub:
         self._runtimes: dict[str, WorkshopRuntime] = {}
         self._loading: dict[str, asyncio.Lock] = {}
         store.listener = self._deliver
+        store.reconnected = self.resynchronise
 
-    def _deliver(self, workshop_id: str, first_seq: int, events: list[bytes] | None) -> None:
+    def _deliver(self, workshop_id: str, last_seq: int, events: list[bytes] | None) -> None:
         runtime = self._runtimes.get(workshop_id)
         if runtime is not None:
-            runtime.deliver(first_seq, events)
+            runtime.deliver(last_seq, events)
 
     def resynchronise(self) -> None:
         """Catch every loaded workshop up with the store, e.g. after a lost connection."""

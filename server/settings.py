@@ -24,11 +24,14 @@ class Settings:
     """Base URL that phones use to reach the server, e.g. ``https://ground.example.ac.uk``;
     without it, join links use the address the console was opened at."""
     log_level: str = "INFO"
+    redis_url: str | None = None
+    """Redis server shared by several workers, e.g. ``redis://127.0.0.1:6379/0``; without
+    it, workshops are stored in SQLite under ``data_dir`` and one process serves them."""
 
     @classmethod
     def from_environment(cls) -> Settings:
         """Read the settings from ``HOST``, ``PORT``, ``DATA_DIR``, ``RUBRIC_DIR``,
-        ``PUBLIC_URL`` and ``LOG_LEVEL``."""
+        ``PUBLIC_URL``, ``LOG_LEVEL`` and ``REDIS_URL``."""
         environment = os.environ
         defaults = cls()
         port_text = environment.get("PORT", str(defaults.port))
@@ -44,4 +47,5 @@ class Settings:
             rubric_dir=Path(environment.get("RUBRIC_DIR", defaults.rubric_dir)),
             public_url=public_url.rstrip("/") if public_url else None,
             log_level=environment.get("LOG_LEVEL", defaults.log_level).upper(),
+            redis_url=environment.get("REDIS_URL") or None,
         )

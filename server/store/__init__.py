@@ -20,8 +20,8 @@ __all__ = (
 )
 
 EventsListener = Callable[[str, int, list[bytes] | None], None]
-"""Called with a workshop id, the sequence number of the first new event and the
-events themselves, or ``None`` when the listener must read them from the store."""
+"""Called with a workshop id, the sequence number of its last stored event and the
+events that end there, or ``None`` when the listener must read them from the store."""
 
 
 class JoinCodeTaken(Exception):
@@ -45,10 +45,15 @@ class EventStore(Protocol):
 
     listener: EventsListener | None
     """Told about every append that commits, in order, from this process or another."""
+    reconnected: Callable[[], None] | None
+    """Called when the store may have missed telling the listener about appends."""
 
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
+
+    async def check(self) -> None:
+        """Raise :class:`StoreUnavailable` unless the store can be used right now."""
 
     async def create(self, workshop_id: str, join_code: str, first_event: bytes) -> None:
         """Start a workshop's log with its creation event.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple
@@ -55,6 +56,7 @@ class SqliteEventStore:
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self.listener: EventsListener | None = None
+        self.reconnected: Callable[[], None] | None = None
 
     async def open(self) -> None:
         await self._run(self._connect)
@@ -73,6 +75,9 @@ class SqliteEventStore:
         self._pending = []
         await self._run(self._disconnect)
         self._executor.shutdown(wait=True)
+
+    async def check(self) -> None:
+        await self._run(self._probe)
 
     async def create(self, workshop_id: str, join_code: str, first_event: bytes) -> None:
         await self._run(self._insert_workshop, workshop_id, join_code, first_event)
@@ -119,8 +124,7 @@ class SqliteEventStore:
                 outcomes = [failure] * len(batch)
             for pending, outcome in zip(batch, outcomes, strict=True):
                 if isinstance(outcome, int) and self.listener is not None:
-                    first_seq = outcome - len(pending.events) + 1
-                    self.listener(pending.workshop_id, first_seq, pending.events)
+                    self.listener(pending.workshop_id, outcome, pending.events)
             for pending, outcome in zip(batch, outcomes, strict=True):
                 if pending.future.done():
                     continue
@@ -145,6 +149,12 @@ class SqliteEventStore:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+
+    def _probe(self) -> None:
+        try:
+            self._db().execute("SELECT 1 FROM workshops LIMIT 1").fetchall()
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"the SQLite store cannot be read: {error}") from error
 
     def _db(self) -> sqlite3.Connection:
         if self._connection is None:

@@ -1,0 +1,204 @@
+"""The shared event store for several workers: Redis streams, Lua scripts and pub/sub.
+
+Each workshop has a stream of events whose entry ids are ``<seq>-0``, and a hash with
+its last sequence number and round marker. One Lua script checks the round marker,
+appends and publishes a wake-up, so the check and the write are atomic across every
+worker. Pub/sub only wakes workers up: each then reads the stream from the last
+sequence number it applied, so a lost message or a reconnect costs a re-read, never
+a lost update.
+
+Keys (``{id}`` is a Redis Cluster hash tag, so one workshop's keys share a slot):
+
+- ``cg:{<id>}:events``: stream of events, field ``e``
+- ``cg:{<id>}:meta``: hash with ``seq`` and ``round``
+- ``cg:code:<CODE>``: the workshop id holding a join code
+- ``cg:workshops``: set of every workshop id
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError
+
+from server.store import EventsListener, JoinCodeTaken, RoundChanged, StoreUnavailable
+
+__all__ = ("RedisEventStore",)
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "cg:events"
+WORKSHOPS_KEY = "cg:workshops"
+MAX_CONNECTIONS = 64
+RECONNECT_DELAYS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[2], 'seq', 1, 'round', '')
+redis.call('XADD', KEYS[3], '1-0', 'e', ARGV[2])
+redis.call('SADD', KEYS[4], ARGV[1])
+return 1
+"""
+
+# ARGV: expect flag, expected marker, set flag, new marker, workshop id, events...
+_APPEND = """
+local seq = redis.call('HGET', KEYS[1], 'seq')
+if not seq then return {0, ''} end
+seq = tonumber(seq)
+local marker = redis.call('HGET', KEYS[1], 'round') or ''
+if ARGV[1] == '1' and ARGV[2] ~= marker then return {-1, marker} end
+for index = 6, #ARGV do
+    seq = seq + 1
+    redis.call('XADD', KEYS[2], seq .. '-0', 'e', ARGV[index])
+end
+redis.call('HSET', KEYS[1], 'seq', seq)
+if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'round', ARGV[4]) end
+redis.call('PUBLISH', KEYS[3], ARGV[5] .. ' ' .. seq)
+return {seq, ''}
+"""
+
+
+def _events_key(workshop_id: str) -> str:
+    return f"cg:{{{workshop_id}}}:events"
+
+
+def _meta_key(workshop_id: str) -> str:
+    return f"cg:{{{workshop_id}}}:meta"
+
+
+def _code_key(join_code: str) -> str:
+    return f"cg:code:{join_code}"
+
+
+class RedisEventStore:
+    """Event store shared by every worker connected to one Redis server."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=MAX_CONNECTIONS, timeout=5, socket_connect_timeout=2
+        )
+        self._redis = aioredis.Redis(connection_pool=pool)
+        self._create = self._redis.register_script(_CREATE)
+        self._append = self._redis.register_script(_APPEND)
+        self._subscriber: asyncio.Task[None] | None = None
+        self._subscribed = asyncio.Event()
+        self.listener: EventsListener | None = None
+        self.reconnected: Callable[[], None] | None = None
+
+    async def open(self) -> None:
+        await self.check()
+        self._subscriber = asyncio.create_task(self._follow(), name="redis-event-follower")
+        await asyncio.wait_for(self._subscribed.wait(), 10)
+
+    async def close(self) -> None:
+        if self._subscriber is not None:
+            self._subscriber.cancel()
+            try:
+                await self._subscriber
+            except asyncio.CancelledError:
+                pass
+        await self._redis.aclose()
+        await self._redis.connection_pool.disconnect()
+
+    async def check(self) -> None:
+        """Raise :class:`StoreUnavailable` unless Redis answers a ping."""
+        try:
+            await self._redis.ping()
+        except (RedisError, OSError) as error:
+            raise StoreUnavailable(f"Redis is unreachable: {error}") from error
+
+    async def create(self, workshop_id: str, join_code: str, first_event: bytes) -> None:
+        keys = [_code_key(join_code), _meta_key(workshop_id), _events_key(workshop_id)]
+        try:
+            created = await self._create(
+                keys=[*keys, WORKSHOPS_KEY], args=[workshop_id, first_event]
+            )
+        except (RedisError, OSError) as error:
+            raise StoreUnavailable(f"Redis is unreachable: {error}") from error
+        if not created:
+            raise JoinCodeTaken(join_code)
+
+    async def append(
+        self,
+        workshop_id: str,
+        events: list[bytes],
+        *,
+        expect_round: str | None = None,
+        set_round: str | None = None,
+    ) -> int:
+        arguments: list[str | bytes] = [
+            "0" if expect_round is None else "1",
+            expect_round or "",
+            "0" if set_round is None else "1",
+            set_round or "",
+            workshop_id,
+            *events,
+        ]
+        keys = [_meta_key(workshop_id), _events_key(workshop_id), CHANNEL]
+        try:
+            seq, marker = await self._append(keys=keys, args=arguments)
+        except (RedisError, OSError) as error:
+            raise StoreUnavailable(f"Redis is unreachable: {error}") from error
+        if seq == 0:
+            raise StoreUnavailable(f"workshop {workshop_id} does not exist")
+        if seq == -1:
+            raise RoundChanged(marker.decode())
+        return int(seq)
+
+    async def read(self, workshop_id: str, after: int = 0) -> list[bytes]:
+        start = f"({after}-0" if after else "-"
+        try:
+            entries = await self._redis.xrange(_events_key(workshop_id), min=start, max="+")
+        except (RedisError, OSError) as error:
+            raise StoreUnavailable(f"Redis is unreachable: {error}") from error
+        return [fields[b"e"] for _, fields in entries]
+
+    async def find_by_code(self, join_code: str) -> str | None:
+        try:
+            found = await self._redis.get(_code_key(join_code))
+        except (RedisError, OSError) as error:
+            raise StoreUnavailable(f"Redis is unreachable: {error}") from error
+        return found.decode() if found else None
+
+    async def workshop_ids(self) -> list[str]:
+        try:
+            members = await self._redis.smembers(WORKSHOPS_KEY)
+        except (RedisError, OSError) as error:
+            raise StoreUnavailable(f"Redis is unreachable: {error}") from error
+        return sorted(member.decode() for member in members)
+
+    async def _follow(self) -> None:
+        """Relay wake-ups from every worker to the listener, resubscribing after outages."""
+        attempt = 0
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(CHANNEL)
+                if attempt:
+                    logger.info("resubscribed to Redis after %d failed attempts", attempt)
+                    if self.reconnected is not None:
+                        # Wake-ups published while disconnected were missed, so re-read.
+                        self.reconnected()
+                attempt = 0
+                self._subscribed.set()
+                async for message in pubsub.listen():
+                    self._relay(message)
+            except (RedisError, OSError) as error:
+                delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
+                attempt += 1
+                logger.warning("Redis subscription lost (%s); retrying in %.1f s", error, delay)
+                await asyncio.sleep(delay)
+            finally:
+                await pubsub.aclose()
+
+    def _relay(self, message: dict[str, object]) -> None:
+        data = message.get("data")
+        if not isinstance(data, bytes) or self.listener is None:
+            return
+        workshop_id, _, seq = data.decode().partition(" ")
+        self.listener(workshop_id, int(seq), None)

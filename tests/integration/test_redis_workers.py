@@ -1,0 +1,132 @@
+"""Several server processes sharing one Redis serve one workshop together."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest_asyncio
+from redis import asyncio as aioredis
+
+from support import Client, ServerProcess
+
+REDIS_URL = os.environ.get("TEST_REDIS_WORKERS_URL", "redis://127.0.0.1:6379/14")
+
+
+@pytest_asyncio.fixture
+async def workers(tmp_path: Path) -> AsyncIterator[list[ServerProcess]]:
+    client = aioredis.Redis.from_url(REDIS_URL)
+    await client.flushdb()
+    await client.aclose()
+    processes = [
+        ServerProcess(data_dir=tmp_path / f"unused-{n}", environment={"REDIS_URL": REDIS_URL})
+        for n in range(3)
+    ]
+    for process in processes:
+        await process.start()
+    yield processes
+    for process in processes:
+        await process.stop()
+
+
+def voted(view: dict) -> dict[str, int]:
+    if not view["rounds"]:
+        return {}
+    return {entry["role"]: entry["count"] for entry in view["rounds"][-1]["voted"]}
+
+
+def status(view: dict) -> str | None:
+    return view["rounds"][-1]["status"] if view["rounds"] else None
+
+
+async def test_workshop_across_three_workers(workers: list[ServerProcess]) -> None:
+    first, second, third = workers
+    workshop = await first.create_workshop()
+    code = workshop["join_code"]
+
+    console = await Client.connect(first.ws_url)
+    reply = await console.request(
+        {"type": "control", "workshop": workshop["id"], "token": workshop["facilitator_token"]}
+    )
+    assert reply["type"] == "ack", reply
+    projector = await Client.connect(second.ws_url)
+    reply = await projector.request({"type": "watch", "workshop": workshop["id"]})
+    assert reply["type"] == "ack", reply
+
+    phones = []
+    for index, role in enumerate(["staff"] * 3 + ["student"] * 3):
+        server = workers[index % 3]
+        phone = await Client.connect(server.ws_url)
+        reply = await phone.request({"type": "join", "code": code, "role": role})
+        assert reply["type"] == "ack", reply
+        phones.append(phone)
+
+    reply = await console.request({"type": "open_round", "item": "staff-support"})
+    assert reply["type"] == "ack", reply
+    for phone, level in zip(phones, [4, 4, 5, 2, 3, 3], strict=True):
+        await phone.view(lambda v: status(v) == "voting")
+        reply = await phone.request({"type": "vote", "round": 1, "level": level})
+        assert reply["type"] == "ack", reply
+
+    await projector.view(lambda v: voted(v) == {"staff": 3, "student": 3})
+    await console.view(lambda v: voted(v) == {"staff": 3, "student": 3})
+
+    reply = await console.request({"type": "reveal", "round": 1})
+    assert reply["type"] == "ack", reply
+    for client in [projector, *phones]:
+        view = await client.view(lambda v: status(v) == "revealed")
+        result = view["rounds"][-1]["result"]
+        assert result["roles"]["staff"]["counts"] == [0, 0, 0, 2, 1]
+        assert result["roles"]["student"]["counts"] == [0, 1, 2, 0, 0]
+
+    late = await phones[2].request({"type": "vote", "round": 1, "level": 1})
+    assert late["code"] == "round_revealed"
+
+    # A second facilitator on another worker records too; both see one final agreement.
+    other_console = await Client.connect(third.ws_url)
+    await other_console.request(
+        {"type": "control", "workshop": workshop["id"], "token": workshop["facilitator_token"]}
+    )
+    await console.request({"type": "record", "item": "staff-support", "level": 3, "notes": "A"})
+    await other_console.request(
+        {"type": "record", "item": "staff-support", "level": 4, "notes": "B"}
+    )
+    for client in (console, other_console, projector):
+        view = await client.view(lambda v: v["agenda"][3]["notes"] == "B")
+        assert view["agenda"][3]["agreed_level"] == 4
+
+    for client in [console, other_console, projector, *phones]:
+        await client.close()
+
+
+async def test_killed_worker_loses_no_votes(workers: list[ServerProcess]) -> None:
+    first, second, _ = workers
+    workshop = await first.create_workshop(small_group_threshold=1)
+    console = await Client.connect(second.ws_url)
+    await console.request(
+        {"type": "control", "workshop": workshop["id"], "token": workshop["facilitator_token"]}
+    )
+    await console.request({"type": "open_round", "item": "learning-to-learn"})
+
+    tokens = [f"phone-token-{n}-0123456789abcdefghij" for n in range(4)]
+    for n, token in enumerate(tokens):
+        phone = await Client.connect(first.ws_url)
+        join = {"type": "join", "code": workshop["join_code"], "role": "student", "token": token}
+        await phone.request(join)
+        reply = await phone.request({"type": "vote", "round": 1, "level": n + 1})
+        assert reply["type"] == "ack", reply
+
+    await first.stop(signal.SIGKILL)
+
+    for n, token in enumerate(tokens):
+        phone = await Client.connect(second.ws_url)
+        reply = await phone.request({"type": "join", "code": workshop["join_code"], "token": token})
+        assert reply["type"] == "ack", reply
+        mine = await phone.expect("your_vote")
+        assert mine["level"] == n + 1
+        await phone.close()
+
+    await console.view(lambda v: voted(v) == {"staff": 0, "student": 4})
+    await console.close()

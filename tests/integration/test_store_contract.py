@@ -1,0 +1,122 @@
+"""One contract for every event store backend, run against real SQLite and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from redis import asyncio as aioredis
+
+from server.store import EventStore, JoinCodeTaken, RoundChanged, StoreUnavailable
+from server.store.redis import RedisEventStore
+from server.store.sqlite import SqliteEventStore
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+async def _flush_redis() -> None:
+    client = aioredis.Redis.from_url(REDIS_URL)
+    await client.flushdb()
+    await client.aclose()
+
+
+@pytest_asyncio.fixture(params=["sqlite", "redis"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[EventStore]:
+    backend: EventStore
+    if request.param == "sqlite":
+        backend = SqliteEventStore(tmp_path / "events.sqlite3")
+    else:
+        await _flush_redis()
+        backend = RedisEventStore(REDIS_URL)
+    await backend.open()
+    yield backend
+    await backend.close()
+
+
+async def test_create_then_read(store: EventStore) -> None:
+    await store.create("w1", "ABC234", b"created")
+
+    assert await store.read("w1") == [b"created"]
+    assert await store.find_by_code("ABC234") == "w1"
+    assert await store.find_by_code("ZZZ999") is None
+    assert await store.workshop_ids() == ["w1"]
+
+
+async def test_join_code_is_never_shared(store: EventStore) -> None:
+    await store.create("w1", "ABC234", b"one")
+
+    with pytest.raises(JoinCodeTaken):
+        await store.create("w2", "ABC234", b"two")
+    assert await store.read("w2") == []
+    assert await store.find_by_code("ABC234") == "w1"
+
+
+async def test_append_numbers_events_in_order(store: EventStore) -> None:
+    await store.create("w1", "ABC234", b"e1")
+
+    assert await store.append("w1", [b"e2", b"e3"]) == 3
+    assert await store.append("w1", [b"e4"]) == 4
+    assert await store.read("w1") == [b"e1", b"e2", b"e3", b"e4"]
+    assert await store.read("w1", after=2) == [b"e3", b"e4"]
+    assert await store.read("w1", after=4) == []
+
+
+async def test_append_to_unknown_workshop_fails(store: EventStore) -> None:
+    with pytest.raises(StoreUnavailable):
+        await store.append("missing", [b"e"])
+
+
+async def test_round_guard_rejects_stale_marker(store: EventStore) -> None:
+    await store.create("w1", "ABC234", b"created")
+    await store.append("w1", [b"open 2"], expect_round="", set_round="2:voting")
+    await store.append("w1", [b"vote"], expect_round="2:voting")
+    await store.append("w1", [b"reveal 2"], expect_round="2:voting", set_round="2:revealed")
+
+    with pytest.raises(RoundChanged) as raised:
+        await store.append("w1", [b"late vote"], expect_round="2:voting")
+    assert raised.value.marker == "2:revealed"
+    assert await store.read("w1") == [b"created", b"open 2", b"vote", b"reveal 2"]
+
+
+async def test_concurrent_appends_are_gapless(store: EventStore) -> None:
+    await store.create("w1", "ABC234", b"e1")
+
+    results = await asyncio.gather(*(store.append("w1", [b"%d" % n]) for n in range(200)))
+
+    assert sorted(results) == list(range(2, 202))
+    assert len(await store.read("w1")) == 201
+
+
+async def test_only_one_concurrent_reveal_wins(store: EventStore) -> None:
+    await store.create("w1", "ABC234", b"created")
+    await store.append("w1", [b"open"], expect_round="", set_round="1:voting")
+
+    async def reveal() -> bool:
+        try:
+            await store.append("w1", [b"reveal"], expect_round="1:voting", set_round="1:revealed")
+        except RoundChanged:
+            return False
+        return True
+
+    outcomes = await asyncio.gather(*(reveal() for _ in range(20)))
+
+    assert outcomes.count(True) == 1
+    assert (await store.read("w1")).count(b"reveal") == 1
+
+
+async def test_listener_hears_appends(store: EventStore) -> None:
+    heard: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
+    store.listener = lambda workshop, last_seq, _events: heard.put_nowait((workshop, last_seq))
+    await store.create("w1", "ABC234", b"e1")
+
+    await store.append("w1", [b"e2", b"e3"])
+
+    assert await asyncio.wait_for(heard.get(), 5) == ("w1", 3)
+
+
+async def test_check_passes_when_open(store: EventStore) -> None:
+    await store.check()
