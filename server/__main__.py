@@ -20,6 +20,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Run the Common Ground workshop server.")
     parser.add_argument("--host", help="address to listen on (default: $HOST or 127.0.0.1)")
     parser.add_argument("--port", type=int, help="TCP port (default: $PORT or 8000)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes sharing the port; above 1 needs REDIS_URL "
+        "(default: $WEB_CONCURRENCY or 1)",
+    )
     arguments = parser.parse_args()
 
     if arguments.host:
@@ -27,10 +33,14 @@ def main() -> None:
     if arguments.port:
         os.environ["PORT"] = str(arguments.port)
     settings = Settings.from_environment()
-    if not settings.redis_url and int(os.environ.get("WEB_CONCURRENCY", "1") or "1") > 1:
+    workers_text = str(arguments.workers or os.environ.get("WEB_CONCURRENCY") or 1)
+    if not workers_text.isdigit() or int(workers_text) < 1:
+        raise SystemExit(f"The number of workers must be a whole number from 1, not {workers_text!r}.")
+    workers = int(workers_text)
+    if workers > 1 and not settings.redis_url:
         raise SystemExit(
-            "WEB_CONCURRENCY is above 1, but the embedded store serves one process only; "
-            "unset WEB_CONCURRENCY or set REDIS_URL."
+            f"{workers} workers were requested, but the embedded store serves one process "
+            "only; set REDIS_URL to share workshops between workers, or run one worker."
         )
 
     from server.app import create_app
@@ -46,14 +56,19 @@ def main() -> None:
     print(f"Common Ground is running. Open the facilitator console at {base}/", flush=True)
     where = "Redis at REDIS_URL" if settings.redis_url else settings.data_dir
     print(f"Data is stored in {where}", flush=True)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        ws_max_size=MAX_WEBSOCKET_MESSAGE,
-        proxy_headers=True,
-        log_level=settings.log_level.lower(),
-    )
+
+    options = {
+        "host": settings.host,
+        "port": settings.port,
+        "ws_max_size": MAX_WEBSOCKET_MESSAGE,
+        "proxy_headers": True,
+        "log_level": settings.log_level.lower(),
+    }
+    if workers == 1:
+        uvicorn.run(app, **options)
+    else:
+        # Each worker process builds its own app from the same environment.
+        uvicorn.run("server.app:create_app", factory=True, workers=workers, **options)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ class ServerProcess:
     data_dir: Path
     port: int = field(default_factory=free_port)
     environment: dict[str, str] = field(default_factory=dict)
+    arguments: list[str] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
     process: asyncio.subprocess.Process | None = None
     _reader: asyncio.Task[None] | None = None
@@ -55,6 +56,7 @@ class ServerProcess:
             "server",
             "--port",
             str(self.port),
+            *self.arguments,
             cwd=PROJECT_ROOT,
             env=environment,
             stdout=asyncio.subprocess.PIPE,
@@ -66,10 +68,19 @@ class ServerProcess:
 
     async def _read_log(self, ready: asyncio.Future[None]) -> None:
         assert self.process is not None and self.process.stdout is not None
+        workers = (
+            int(self.arguments[self.arguments.index("--workers") + 1])
+            if "--workers" in self.arguments
+            else 1
+        )
+        listening = False
+        started = 0
         async for raw in self.process.stdout:
             line = raw.decode(errors="replace").rstrip()
             self.log.append(line)
-            if "Uvicorn running on" in line and not ready.done():
+            listening = listening or "Uvicorn running on" in line
+            started += "Application startup complete" in line
+            if listening and started >= workers and not ready.done():
                 ready.set_result(None)
         if not ready.done():
             ready.set_exception(RuntimeError("server exited early:\n" + "\n".join(self.log)))

@@ -7,6 +7,7 @@ import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
 import pytest_asyncio
 from redis import asyncio as aioredis
 
@@ -130,3 +131,38 @@ async def test_killed_worker_loses_no_votes(workers: list[ServerProcess]) -> Non
 
     await console.view(lambda v: voted(v) == {"staff": 0, "student": 4})
     await console.close()
+
+
+async def test_workers_option_shares_one_port(tmp_path: Path) -> None:
+    client = aioredis.Redis.from_url(REDIS_URL)
+    await client.flushdb()
+    await client.aclose()
+    server = ServerProcess(
+        data_dir=tmp_path, environment={"REDIS_URL": REDIS_URL}, arguments=["--workers", "2"]
+    )
+    await server.start()
+    try:
+        workshop = await server.create_workshop(small_group_threshold=1)
+        console = await Client.connect(server.ws_url)
+        await console.request(
+            {"type": "control", "workshop": workshop["id"], "token": workshop["facilitator_token"]}
+        )
+        await console.request({"type": "open_round", "item": "staff-support"})
+        phones = []
+        for _ in range(6):
+            phone = await Client.connect(server.ws_url)
+            await phone.request({"type": "join", "code": workshop["join_code"], "role": "staff"})
+            reply = await phone.request({"type": "vote", "round": 1, "level": 2})
+            assert reply["type"] == "ack", reply
+            phones.append(phone)
+        await console.view(lambda v: voted(v) == {"staff": 6, "student": 0})
+        for client in [console, *phones]:
+            await client.close()
+    finally:
+        await server.stop()
+
+
+async def test_two_workers_need_redis(tmp_path: Path) -> None:
+    server = ServerProcess(data_dir=tmp_path, arguments=["--workers", "2"])
+    with pytest.raises(RuntimeError, match="set REDIS_URL"):
+        await server.start()
