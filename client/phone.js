@@ -225,6 +225,7 @@ async function castVote(roundNumber, level) {
   sendingVote = attempt;
   unsentVote = null;
   showError("");
+  voteStatus.classList.remove("is-error");
   updateVoteButtons();
   announce(voteStatus, `Sending your vote: ${levelName(level)}…`);
   try {
@@ -244,8 +245,10 @@ async function castVote(roundNumber, level) {
       unsentVote = attempt;
       announce(voteStatus, "Not connected: your vote will be sent when the connection is back.");
     } else {
-      announce(voteStatus, "");
-      showError(error.message);
+      // The status bar stays in view at the bottom of the screen, unlike the error
+      // region at the top, so a refused vote is reported where the tap happened.
+      announce(voteStatus, error.message);
+      voteStatus.classList.add("is-error");
     }
   }
   updateVoteButtons();
@@ -365,6 +368,7 @@ function announceRoundChange(round) {
   if (firstView) {
     return;
   }
+  voteStatus.classList.remove("is-error");
   if (!round) {
     // A new item without a round: the last item's vote status no longer applies.
     announce(voteStatus, "");

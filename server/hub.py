@@ -22,7 +22,7 @@ import msgspec
 from server import domain
 from server.connection import Connection
 from server.domain import CommandRejected, Event, WorkshopCreated, WorkshopState
-from server.protocol import Console, Room, YourVote, encode
+from server.protocol import Console, Room, Status, YourVote, encode
 from server.rubric import Rubric
 from server.store import EventStore, JoinCodeTaken, RoundChanged, StoreUnavailable
 from server.views import Presence, RoleCount, build_console_view, build_room_view
@@ -219,17 +219,38 @@ class Hub:
         self._runtimes: dict[str, WorkshopRuntime] = {}
         self._loading: dict[str, asyncio.Lock] = {}
         store.listener = self._deliver
-        store.reconnected = self.resynchronise
+        store.reconnected = self._store_reconnected
+        store.disconnected = self._store_disconnected
+        self.paused_status: bytes | None = None
+        """The status message to greet new clients with while the store is unreachable."""
 
     def _deliver(self, workshop_id: str, last_seq: int, events: list[bytes] | None) -> None:
         runtime = self._runtimes.get(workshop_id)
         if runtime is not None:
             runtime.deliver(last_seq, events)
 
-    def resynchronise(self) -> None:
-        """Catch every loaded workshop up with the store, e.g. after a lost connection."""
+    def _store_disconnected(self) -> None:
+        logger.error("the event store is unreachable; changes are paused")
+        self._announce(
+            Status(
+                store="paused",
+                message="The server lost its database, so changes are paused; "
+                "they resume by themselves once it is back.",
+            )
+        )
+
+    def _store_reconnected(self) -> None:
+        logger.info("the event store is reachable again; catching up")
         for runtime in self._runtimes.values():
             runtime.catch_up_soon()
+        self._announce(Status(store="ok", message="Changes are saved again."))
+
+    def _announce(self, status: Status) -> None:
+        message = encode(status)
+        self.paused_status = message if status.store == "paused" else None
+        for runtime in self._runtimes.values():
+            for connection in runtime.connections:
+                connection.send(message)
 
     async def create_workshop(
         self,

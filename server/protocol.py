@@ -153,11 +153,18 @@ class Error(_ServerMessage, tag="error"):
     """A sentence for people, saying what was wrong and what to do."""
 
 
+class Status(_ServerMessage, tag="status"):
+    """Whether changes can be saved right now; sent to everyone when that changes."""
+
+    store: Literal["ok", "paused"]
+    message: str
+
+
 class Ping(_ServerMessage, tag="ping"):
     """Sent every few seconds of silence so clients can tell a dead connection."""
 
 
-ServerMessage = Welcome | Room | Console | YourVote | Ack | Error | Ping
+ServerMessage = Welcome | Room | Console | YourVote | Ack | Error | Status | Ping
 
 _decoder = msgspec.json.Decoder(ClientMessage)
 _encoder = msgspec.json.Encoder()

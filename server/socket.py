@@ -136,6 +136,8 @@ class _Session:
         )
         if ref is not None:
             self.reply(Ack(ref=ref, seq=runtime.state.seq))
+        if self.hub.paused_status is not None:
+            self.connection.send(self.hub.paused_status)
         runtime.attach(self.connection)
 
     async def _command(self, message: ClientMessage) -> None:

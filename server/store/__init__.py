@@ -46,7 +46,10 @@ class EventStore(Protocol):
     listener: EventsListener | None
     """Told about every append that commits, in order, from this process or another."""
     reconnected: Callable[[], None] | None
-    """Called when the store may have missed telling the listener about appends."""
+    """Called when the store is reachable again after ``disconnected``; it may have
+    missed telling the listener about appends meanwhile."""
+    disconnected: Callable[[], None] | None
+    """Called when the store stops being reachable."""
 
     async def open(self) -> None: ...
 

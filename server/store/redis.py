@@ -89,6 +89,7 @@ class RedisEventStore:
         self._subscribed = asyncio.Event()
         self.listener: EventsListener | None = None
         self.reconnected: Callable[[], None] | None = None
+        self.disconnected: Callable[[], None] | None = None
 
     async def open(self) -> None:
         await self.check()
@@ -189,6 +190,8 @@ class RedisEventStore:
                 async for message in pubsub.listen():
                     self._relay(message)
             except (RedisError, OSError) as error:
+                if attempt == 0 and self.disconnected is not None:
+                    self.disconnected()
                 delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
                 attempt += 1
                 logger.warning("Redis subscription lost (%s); retrying in %.1f s", error, delay)

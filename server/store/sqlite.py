@@ -57,6 +57,7 @@ class SqliteEventStore:
         self._writer: asyncio.Task[None] | None = None
         self.listener: EventsListener | None = None
         self.reconnected: Callable[[], None] | None = None
+        self.disconnected: Callable[[], None] | None = None
 
     async def open(self) -> None:
         await self._run(self._connect)

@@ -84,6 +84,8 @@ async def test_redis_restart_keeps_acknowledged_votes(
         assert reply["type"] == "ack", reply
 
         await own_redis.kill()
+        paused = await phone.expect("status")
+        assert paused["store"] == "paused"
 
         # While Redis is down, commands are refused with a message and sockets stay open.
         refused = await phone.request({"type": "vote", "round": 1, "level": 4})
@@ -94,6 +96,8 @@ async def test_redis_restart_keeps_acknowledged_votes(
             assert (await http.get("/readyz")).status_code == 503
 
         await own_redis.start()
+        resumed = await console.expect("status", lambda m: m["store"] == "ok")
+        assert "saved again" in resumed["message"]
 
         async with httpx.AsyncClient(base_url=server.url) as http:
             assert (await http.get("/readyz")).status_code == 200
