@@ -1,9 +1,9 @@
 // The websocket to the server, kept open for the life of the page.
 //
 // Every (re)connect starts with the page's first message (join, watch or control),
-// so the server can always tell who is talking. Commands carry a `ref` that the
-// server echoes in the `ack` or `error` answering them, which settles the promise
-// that `send` returns.
+// so the server can always tell who is talking. Each command carries a `ref`, and
+// the server echoes it in the `ack` or `error` it sends in reply, which settles the
+// promise that `send` returns.
 
 const FIRST_RETRY_DELAY_MS = 500;
 const MAX_RETRY_DELAY_MS = 10_000;
@@ -11,7 +11,7 @@ const MAX_RETRY_DELAY_MS = 10_000;
 const SILENCE_LIMIT_MS = 45_000;
 /** On waking a phone, a socket silent for longer than this is replaced at once instead of awaited. */
 const STALE_AFTER_WAKE_MS = 20_000;
-/** Error codes on the first message that a later attempt may not get, so they are retried. */
+/** Error codes for the first message that may clear on a later attempt, so the connection retries. */
 const TRANSIENT_CODES = new Set(["store_unavailable", "server_error"]);
 
 const STATUS_TEXT = {
@@ -51,7 +51,7 @@ export class Connection {
    * @param {object} options
    * @param {() => object} options.hello builds the first message; called on every (re)connect.
    * @param {(message: object) => void} options.onMessage receives welcome, views, your_vote
-   *   and errors that answer no pending command.
+   *   and errors that match no pending command.
    * @param {(error: {code: string, message: string}) => void} [options.onRejected] receives
    *   the server's error when it rejects the first message for a reason a retry cannot fix;
    *   the socket stays open so the page can fix the message and call `resendHello`, or call
@@ -104,7 +104,7 @@ export class Connection {
    *
    * Returns a promise that resolves with the `ack` and rejects with a CommandError: the
    * server's `error`, "not_connected" when no welcomed socket is open, or "disconnected"
-   * when the socket closed before an answer came (the command may or may not be stored).
+   * when the socket closed before the server replied (the command may or may not be stored).
    */
   send(message) {
     const socket = this.#socket;

@@ -265,12 +265,14 @@ function renderRecordForm(room) {
     ...(entry && entry.recorded ? [renderAgreement(entry, room)] : []),
   );
 
-  const levelOptions = [element("option", { value: "", text: "No level" })].concat(
-    room.levels.map((name, index) => element("option", { value: String(index + 1), text: name })),
-  );
-  const selectedLevel = levelSelect.value;
-  levelSelect.replaceChildren(...levelOptions);
-  levelSelect.value = selectedLevel;
+  // The options are built once: rebuilding them on every view would close the
+  // list while the facilitator has it open.
+  if (levelSelect.options.length !== room.levels.length + 1) {
+    levelSelect.replaceChildren(
+      element("option", { value: "", text: "No level" }),
+      ...room.levels.map((name, index) => element("option", { value: String(index + 1), text: name })),
+    );
+  }
 
   const help = byId("record-level-help");
   if (!current) {
@@ -286,12 +288,19 @@ function renderRecordForm(room) {
   notesInput.disabled = !current;
   buttons.record.disabled = !current || voting;
 
-  // Refill from the record when the item changes, or when nobody is editing (another
-  // facilitator may have saved); keep unsaved edits otherwise.
+  // Refill from the record when the item changes, or when the form has no unsaved
+  // edits, because another facilitator may have saved. Unsaved edits are kept.
   const itemId = current ? current.id : null;
   if (itemId !== recordFormItem || !recordFormEdited) {
-    levelSelect.value = entry && entry.agreed_level !== null ? String(entry.agreed_level) : "";
-    notesInput.value = entry ? entry.notes : "";
+    const recordedLevel = entry && entry.agreed_level !== null ? String(entry.agreed_level) : "";
+    const recordedNotes = entry ? entry.notes : "";
+    // Assigning an unchanged value would still move the caret, so only changes are written.
+    if (levelSelect.value !== recordedLevel) {
+      levelSelect.value = recordedLevel;
+    }
+    if (notesInput.value !== recordedNotes) {
+      notesInput.value = recordedNotes;
+    }
     if (itemId !== recordFormItem) {
       byId("record-status").textContent = "";
     }

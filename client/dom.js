@@ -49,9 +49,9 @@ export function paragraphs(text, className = "keep-lines") {
 }
 
 /**
- * Replaces the children of `container`, then moves focus back to the new element
- * with the same `data-focus-key` as the element that had focus, so re-rendering
- * from a fresh view does not throw a keyboard user back to the top of the page.
+ * Replaces the children of `container`, then moves focus to the new element with
+ * the `data-focus-key` of the element that had focus. Re-rendering from a fresh
+ * view then does not throw a keyboard user back to the top of the page.
  */
 export function replaceChildrenKeepingFocus(container, children) {
   const active = document.activeElement;

@@ -96,7 +96,7 @@ if (code && !/^[A-Za-z0-9_-]{22,128}$/.test(participant.token ?? "")) {
   saveParticipant(code, participant);
 }
 
-/** What GET /api/join/{code} returned: the workshop's title, unit and roles. */
+/** The workshop's title, unit and roles, from GET /api/join/{code}. */
 let joinInfo = null;
 let view = null;
 let connection = null;
@@ -122,7 +122,12 @@ async function lookUpCode() {
 }
 
 function roleNameOf(roleId) {
-  const roles = view ? view.roles : joinInfo ? joinInfo.roles : [];
+  let roles = [];
+  if (view) {
+    roles = view.roles;
+  } else if (joinInfo) {
+    roles = joinInfo.roles;
+  }
   const role = roles.find((candidate) => candidate.id === roleId);
   return role ? role.name : roleId;
 }
@@ -196,12 +201,15 @@ function handleRejectedJoin(error) {
 
 /** The stored vote in the latest round, from `your_vote` or an `ack`: {round, voted, level}. */
 let confirmedVote = null;
-/** A vote sent and not yet answered: {round, level}. */
+/** A vote sent and not yet acknowledged: {round, level}. */
 let sendingVote = null;
 /** A vote that could not be sent while disconnected, sent again after reconnecting. */
 let unsentVote = null;
-/** What the stage was last built from; the stage is rebuilt only when it changes. */
+/** A digest of the view data the stage was last built from; the stage is rebuilt when it changes. */
 let stageKey = null;
+
+/** The tag shown on the chosen level button for each state of the choice. */
+const CHOICE_MARKS = { sending: "Sending…", unsent: "Not sent yet", received: "✓ Your vote" };
 
 function levelName(level) {
   return level === null ? "Not sure" : (view.levels[level - 1] ?? `Level ${level}`);
@@ -209,10 +217,11 @@ function levelName(level) {
 
 /** Returns the choice to show as selected in a round: sending, then unsent, then confirmed. */
 function shownChoice(roundNumber) {
-  for (const vote of [sendingVote, unsentVote]) {
-    if (vote && vote.round === roundNumber) {
-      return { level: vote.level, state: "sending" };
-    }
+  if (sendingVote && sendingVote.round === roundNumber) {
+    return { level: sendingVote.level, state: "sending" };
+  }
+  if (unsentVote && unsentVote.round === roundNumber) {
+    return { level: unsentVote.level, state: "unsent" };
   }
   if (confirmedVote && confirmedVote.round === roundNumber && confirmedVote.voted) {
     return { level: confirmedVote.level, state: "received" };
@@ -308,7 +317,7 @@ function updateVoteButtons() {
     button.setAttribute("aria-pressed", chosen ? "true" : "false");
     button.classList.toggle("is-chosen", chosen);
     const mark = button.querySelector(".level-mark");
-    mark.textContent = chosen ? (choice.state === "sending" ? "Sending…" : "✓ Your vote") : "";
+    mark.textContent = chosen ? CHOICE_MARKS[choice.state] : "";
   }
   const own = stage.querySelector(".own-vote");
   if (own) {
@@ -335,8 +344,8 @@ function render() {
   byId("workshop-unit").textContent = view.unit;
   document.title = `${view.title} · Common Ground`;
 
-  // Votes arriving from others change the view often; rebuilding only when what this
-  // page shows changes keeps focus and a screen reader's place on the page.
+  // Other people's votes change the view often. Rebuilding only when something shown
+  // here changes keeps focus and a screen reader's place on the page.
   const key = JSON.stringify([
     view.current,
     round && [round.number, round.status, round.result],
@@ -352,8 +361,8 @@ function render() {
 
 /**
  * The item, round and status last seen ("joined-up-approach 2:voting"), so each
- * opening and reveal is announced once; undefined until the first view, which is
- * shown without an announcement.
+ * opening and reveal is announced once. It is undefined until the first view,
+ * which is shown without an announcement.
  */
 let announcedRound = undefined;
 

@@ -1,4 +1,4 @@
-// The projector page: what the whole room sees on the big screen.
+// The projector page: the big screen that the whole room reads.
 //
 // The page has one layout per mode, chosen from the room view and set as
 // `data-mode` on <main> for the stylesheet:
@@ -56,10 +56,13 @@ function renderJoinDetails(view) {
   byId("strip-code").textContent = view.join_code;
   byId("join-url").textContent = displayUrl(url);
   byId("strip-url").textContent = displayUrl(url);
-  const qr = byId("qr");
+  // The image is made here because its address needs the workshop id.
+  const slot = byId("qr-slot");
   const qrSource = `/api/workshops/${encodeURIComponent(view.workshop_id)}/qr.svg`;
-  if (qr.getAttribute("src") !== qrSource) {
-    qr.src = qrSource;
+  if (slot.firstElementChild?.getAttribute("src") !== qrSource) {
+    slot.replaceChildren(
+      element("img", { className: "qr", src: qrSource, alt: "QR code to join", width: 330, height: 330 }),
+    );
   }
 }
 

@@ -31,8 +31,8 @@ function roleIndex(view, roleId) {
 /**
  * Returns how a role's members are named mid-sentence: "staff", "students".
  *
- * NOTE: English plurals are guessed (add "s" unless the name ends in "s" or is
- * "staff"); a rubric with a role such as "Faculty" would read oddly.
+ * NOTE: The plural is a guess: "s" is added unless the name ends in "s" or
+ * "staff". A rubric with a role such as "Faculty" would read oddly.
  */
 export function groupName(view, roleId, count = 2) {
   let name = roleName(view, roleId);
@@ -136,8 +136,8 @@ export function renderVotedCounts(round, view) {
 /**
  * Returns one distribution as a labelled list of bars.
  *
- * Bar lengths are shares of the voters in the group who chose a level, so groups of
- * different sizes compare fairly; each bar is labelled with its count and share.
+ * Bar lengths are shares of the group's voters who chose a level, so groups of
+ * different sizes compare fairly. Each bar is labelled with its count and share.
  */
 function renderDistribution(distribution, view, { heading, className }) {
   const chose = distribution.counts.reduce((sum, count) => sum + count, 0);
@@ -145,8 +145,8 @@ function renderDistribution(distribution, view, { heading, className }) {
   distribution.counts.forEach((count, index) => {
     const share = chose > 0 ? count / chose : 0;
     const fill = element("span", { className: "bar-fill" });
-    // CSSOM writes are allowed under a Content-Security-Policy without
-    // 'unsafe-inline'; only style attributes in markup are blocked.
+    // A Content-Security-Policy without 'unsafe-inline' blocks style attributes in
+    // markup but allows CSSOM writes like this one (checked in Chromium).
     fill.style.inlineSize = `${(share * 100).toFixed(1)}%`;
     bars.append(
       element("li", { className: "bar" }, [

@@ -35,7 +35,9 @@ def main() -> None:
     settings = Settings.from_environment()
     workers_text = str(arguments.workers or os.environ.get("WEB_CONCURRENCY") or 1)
     if not workers_text.isdigit() or int(workers_text) < 1:
-        raise SystemExit(f"The number of workers must be a whole number from 1, not {workers_text!r}.")
+        raise SystemExit(
+            f"The number of workers must be a whole number from 1, not {workers_text!r}."
+        )
     workers = int(workers_text)
     if workers > 1 and not settings.redis_url:
         raise SystemExit(

@@ -321,12 +321,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
     """Build the application; the store opens and rubrics load at start-up."""
     settings = settings or Settings.from_environment()
     rubrics = load_rubric_folder(settings.rubric_dir)
+    retention = settings.retention_days * 86400
     store: EventStore
     if settings.redis_url:
-        store = RedisEventStore(settings.redis_url)
+        store = RedisEventStore(settings.redis_url, retention_seconds=retention)
         where = "Redis"
     else:
-        store = SqliteEventStore(settings.data_dir / "workshops.sqlite3")
+        store = SqliteEventStore(
+            settings.data_dir / "workshops.sqlite3", retention_seconds=retention
+        )
         where = str(settings.data_dir)
 
     @asynccontextmanager

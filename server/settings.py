@@ -24,6 +24,8 @@ class Settings:
     """Base URL that phones use to reach the server, e.g. ``https://ground.example.ac.uk``;
     without it, join links use the address the console was opened at."""
     log_level: str = "INFO"
+    retention_days: float = 180
+    """Days after its last change that a workshop and all its data are deleted."""
     redis_url: str | None = None
     """Redis server shared by several workers, e.g. ``redis://127.0.0.1:6379/0``; without
     it, workshops are stored in SQLite under ``data_dir`` and one process serves them."""
@@ -31,14 +33,10 @@ class Settings:
     @classmethod
     def from_environment(cls) -> Settings:
         """Read the settings from ``HOST``, ``PORT``, ``DATA_DIR``, ``RUBRIC_DIR``,
-        ``PUBLIC_URL``, ``LOG_LEVEL`` and ``REDIS_URL``."""
+        ``PUBLIC_URL``, ``LOG_LEVEL``, ``REDIS_URL`` and ``RETENTION_DAYS``."""
         environment = os.environ
         defaults = cls()
-        port_text = environment.get("PORT", str(defaults.port))
-        try:
-            port = int(port_text)
-        except ValueError:
-            raise SystemExit(f"PORT must be a whole number, not {port_text!r}") from None
+        port = int(_positive_number(environment, "PORT", defaults.port))
         public_url = environment.get("PUBLIC_URL") or None
         return cls(
             host=environment.get("HOST", defaults.host),
@@ -48,4 +46,18 @@ class Settings:
             public_url=public_url.rstrip("/") if public_url else None,
             log_level=environment.get("LOG_LEVEL", defaults.log_level).upper(),
             redis_url=environment.get("REDIS_URL") or None,
+            retention_days=_positive_number(environment, "RETENTION_DAYS", defaults.retention_days),
         )
+
+
+def _positive_number(environment: os._Environ[str], name: str, default: float) -> float:
+    text = environment.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise SystemExit(f"{name} must be a number, not {text!r}") from None
+    if value <= 0:
+        raise SystemExit(f"{name} must be above 0, not {text!r}")
+    return value

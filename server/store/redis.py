@@ -35,28 +35,38 @@ WORKSHOPS_KEY = "cg:workshops"
 MAX_CONNECTIONS = 64
 RECONNECT_DELAYS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 
+# ARGV: workshop id, creation event, join code, retention in seconds
 _CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('SET', KEYS[1], ARGV[1])
-redis.call('HSET', KEYS[2], 'seq', 1, 'round', '')
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[4])
+redis.call('HSET', KEYS[2], 'seq', 1, 'round', '', 'code', ARGV[3])
 redis.call('XADD', KEYS[3], '1-0', 'e', ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+redis.call('EXPIRE', KEYS[3], ARGV[4])
 redis.call('SADD', KEYS[4], ARGV[1])
 return 1
 """
 
-# ARGV: expect flag, expected marker, set flag, new marker, workshop id, events...
+# ARGV: expect flag, expected marker, set flag, new marker, workshop id, retention in
+# seconds, events... Every append restarts the retention period of the workshop's keys.
+# NOTE: the join code key is found through the meta hash rather than KEYS, so this
+# script is not Redis Cluster safe as it stands.
 _APPEND = """
 local seq = redis.call('HGET', KEYS[1], 'seq')
 if not seq then return {0, ''} end
 seq = tonumber(seq)
 local marker = redis.call('HGET', KEYS[1], 'round') or ''
 if ARGV[1] == '1' and ARGV[2] ~= marker then return {-1, marker} end
-for index = 6, #ARGV do
+for index = 7, #ARGV do
     seq = seq + 1
     redis.call('XADD', KEYS[2], seq .. '-0', 'e', ARGV[index])
 end
 redis.call('HSET', KEYS[1], 'seq', seq)
 if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'round', ARGV[4]) end
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[6])
+local code = redis.call('HGET', KEYS[1], 'code')
+if code then redis.call('EXPIRE', 'cg:code:' .. code, ARGV[6]) end
 redis.call('PUBLISH', KEYS[3], ARGV[5] .. ' ' .. seq)
 return {seq, ''}
 """
@@ -77,8 +87,9 @@ def _code_key(join_code: str) -> str:
 class RedisEventStore:
     """Event store shared by every worker connected to one Redis server."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, retention_seconds: float = 180 * 86400) -> None:
         self._url = url
+        self._retention = str(int(retention_seconds))
         pool = aioredis.BlockingConnectionPool.from_url(
             url, max_connections=MAX_CONNECTIONS, timeout=5, socket_connect_timeout=2
         )
@@ -117,7 +128,8 @@ class RedisEventStore:
         keys = [_code_key(join_code), _meta_key(workshop_id), _events_key(workshop_id)]
         try:
             created = await self._create(
-                keys=[*keys, WORKSHOPS_KEY], args=[workshop_id, first_event]
+                keys=[*keys, WORKSHOPS_KEY],
+                args=[workshop_id, first_event, join_code, self._retention],
             )
         except (RedisError, OSError) as error:
             raise StoreUnavailable(f"Redis is unreachable: {error}") from error
@@ -138,6 +150,7 @@ class RedisEventStore:
             "0" if set_round is None else "1",
             set_round or "",
             workshop_id,
+            self._retention,
             *events,
         ]
         keys = [_meta_key(workshop_id), _events_key(workshop_id), CHANNEL]
@@ -168,10 +181,18 @@ class RedisEventStore:
 
     async def workshop_ids(self) -> list[str]:
         try:
-            members = await self._redis.smembers(WORKSHOPS_KEY)
+            members = sorted(
+                member.decode() for member in await self._redis.smembers(WORKSHOPS_KEY)
+            )
+            alive = []
+            for workshop_id in members:
+                if await self._redis.exists(_meta_key(workshop_id)):
+                    alive.append(workshop_id)
+                else:
+                    await self._redis.srem(WORKSHOPS_KEY, workshop_id)
         except (RedisError, OSError) as error:
             raise StoreUnavailable(f"Redis is unreachable: {error}") from error
-        return sorted(member.decode() for member in members)
+        return alive
 
     async def _follow(self) -> None:
         """Relay wake-ups from every worker to the listener, resubscribing after outages."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,7 +28,8 @@ CREATE TABLE IF NOT EXISTS workshops (
     id TEXT PRIMARY KEY,
     join_code TEXT NOT NULL UNIQUE,
     last_seq INTEGER NOT NULL,
-    round_marker TEXT NOT NULL DEFAULT ''
+    round_marker TEXT NOT NULL DEFAULT '',
+    updated_at REAL NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events (
     workshop_id TEXT NOT NULL,
@@ -36,6 +38,10 @@ CREATE TABLE IF NOT EXISTS events (
     PRIMARY KEY (workshop_id, seq)
 ) WITHOUT ROWID;
 """
+
+PURGE_INTERVAL = 3600.0
+"""Seconds between two sweeps for workshops idle for longer than the retention period."""
+
 
 class _Append(NamedTuple):
     workshop_id: str
@@ -48,8 +54,10 @@ class _Append(NamedTuple):
 class SqliteEventStore:
     """Event store in a SQLite database file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, retention_seconds: float = 180 * 86400) -> None:
         self._path = path
+        self._retention = retention_seconds
+        self._purger: asyncio.Task[None] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
         self._connection: sqlite3.Connection | None = None
         self._pending: list[_Append] = []
@@ -62,12 +70,15 @@ class SqliteEventStore:
     async def open(self) -> None:
         await self._run(self._connect)
         self._writer = asyncio.create_task(self._write_batches(), name="sqlite-group-commit")
+        self._purger = asyncio.create_task(self._purge_periodically(), name="sqlite-purge")
 
     async def close(self) -> None:
-        if self._writer is not None:
-            self._writer.cancel()
+        for task in (self._writer, self._purger):
+            if task is None:
+                continue
+            task.cancel()
             try:
-                await self._writer
+                await task
             except asyncio.CancelledError:
                 pass
         for pending in self._pending:
@@ -108,6 +119,21 @@ class SqliteEventStore:
     async def _run(self, function, *args):  # type: ignore[no-untyped-def]
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, function, *args)
+
+    async def purge_expired(self, now: float) -> int:
+        """Delete workshops with no event for the retention period; return how many."""
+        return await self._run(self._purge, now - self._retention)
+
+    async def _purge_periodically(self) -> None:
+        while True:
+            try:
+                removed = await self.purge_expired(time.time())
+            except sqlite3.Error as error:
+                logger.error("removing expired workshops failed: %s", error)
+            else:
+                if removed:
+                    logger.info("removed %d workshops idle for over the retention period", removed)
+            await asyncio.sleep(PURGE_INTERVAL)
 
     async def _write_batches(self) -> None:
         while True:
@@ -167,8 +193,8 @@ class SqliteEventStore:
         db.execute("BEGIN IMMEDIATE")
         try:
             db.execute(
-                "INSERT INTO workshops (id, join_code, last_seq) VALUES (?, ?, 1)",
-                (workshop_id, join_code),
+                "INSERT INTO workshops (id, join_code, last_seq, updated_at) VALUES (?, ?, 1, ?)",
+                (workshop_id, join_code, time.time()),
             )
             db.execute(
                 "INSERT INTO events (workshop_id, seq, payload) VALUES (?, 1, ?)",
@@ -217,10 +243,23 @@ class SqliteEventStore:
         )
         last_seq += len(events)
         db.execute(
-            "UPDATE workshops SET last_seq = ?, round_marker = ? WHERE id = ?",
-            (last_seq, marker if set_round is None else set_round, workshop_id),
+            "UPDATE workshops SET last_seq = ?, round_marker = ?, updated_at = ? WHERE id = ?",
+            (last_seq, marker if set_round is None else set_round, time.time(), workshop_id),
         )
         return last_seq
+
+    def _purge(self, cutoff: float) -> int:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            expired = "SELECT id FROM workshops WHERE updated_at < ?"
+            db.execute(f"DELETE FROM events WHERE workshop_id IN ({expired})", (cutoff,))  # noqa: S608
+            removed = db.execute("DELETE FROM workshops WHERE updated_at < ?", (cutoff,)).rowcount
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return removed
 
     def _select_events(self, workshop_id: str, after: int) -> list[bytes]:
         rows = self._db().execute(

@@ -42,7 +42,16 @@ async def test_protocol_schema_lists_both_unions(server: ServerProcess) -> None:
         "Reveal",
         "Record",
     }
-    assert {"Welcome", "Room", "Console", "YourVote", "Ack", "Error", "Status", "Ping"} == server_tags
+    assert {
+        "Welcome",
+        "Room",
+        "Console",
+        "YourVote",
+        "Ack",
+        "Error",
+        "Status",
+        "Ping",
+    } == server_tags
     assert schema["$defs"]["Vote"]["properties"]["type"] == {"enum": ["vote"]}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -120,3 +121,39 @@ async def test_listener_hears_appends(store: EventStore) -> None:
 
 async def test_check_passes_when_open(store: EventStore) -> None:
     await store.check()
+
+
+async def test_sqlite_purges_idle_workshops(tmp_path: Path) -> None:
+    store = SqliteEventStore(tmp_path / "events.sqlite3", retention_seconds=3600)
+    await store.open()
+    try:
+        await store.create("old", "OLD234", b"e1")
+        await store.create("new", "NEW234", b"e1")
+        await store.append("new", [b"e2"])
+
+        removed = await store.purge_expired(now=time.time() + 3599)
+        assert removed == 0
+        assert await store.workshop_ids() == ["new", "old"]
+
+        removed = await store.purge_expired(now=time.time() + 3601)
+        assert removed == 2
+        assert await store.read("old") == []
+        assert await store.find_by_code("OLD234") is None
+    finally:
+        await store.close()
+
+
+async def test_redis_keys_carry_retention() -> None:
+    await _flush_redis()
+    store = RedisEventStore(REDIS_URL, retention_seconds=3600)
+    await store.open()
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        await store.create("w1", "ABC234", b"e1")
+        await client.persist("cg:{w1}:events")
+        await store.append("w1", [b"e2"])
+        for key in ("cg:{w1}:events", "cg:{w1}:meta", "cg:code:ABC234"):
+            assert 3590 < await client.ttl(key) <= 3600, key
+    finally:
+        await client.aclose()
+        await store.close()
