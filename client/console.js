@@ -4,7 +4,7 @@
 
 import { Connection } from "./connection.js";
 import { announce, element, errorDetail, replaceChildrenKeepingFocus } from "./dom.js";
-import { renderDescription, renderPrincipleHeading } from "./principle.js";
+import { renderDescription, renderDescriptors, renderPrincipleHeading } from "./principle.js";
 import {
   currentAgendaEntry,
   groupName,
@@ -176,10 +176,18 @@ function renderCurrent(room) {
     return;
   }
   const children = [renderPrincipleHeading(room.current, 3)];
-  if (!room.current.has_levels) {
+  if (room.current.has_levels) {
+    const wasOpen = container.querySelector("details")?.open ?? false;
+    children.push(
+      element("details", { className: "console-descriptors", open: wasOpen }, [
+        element("summary", { text: "Level descriptors", dataset: { focusKey: "descriptors" } }),
+        renderDescriptors(room.current, room.levels, 4),
+      ]),
+    );
+  } else {
     children.push(renderDescription(room.current));
   }
-  container.replaceChildren(...children);
+  replaceChildrenKeepingFocus(container, children);
 }
 
 function nextAgendaItem(room) {
@@ -242,9 +250,12 @@ function renderRound(room) {
     return;
   }
   const wasOpen = earlier.querySelector("details")?.open ?? false;
-  earlier.replaceChildren(
+  replaceChildrenKeepingFocus(earlier, [
     element("details", { className: "earlier-rounds", open: wasOpen }, [
-      element("summary", { text: `Earlier rounds on this item (${previous.length})` }),
+      element("summary", {
+        text: `Earlier rounds on this item (${previous.length})`,
+        dataset: { focusKey: "earlier-rounds" },
+      }),
       ...previous.map((entry) =>
         element("section", { className: "earlier-round" }, [
           element("h3", { text: `Round ${entry.number}` }),
@@ -252,7 +263,7 @@ function renderRound(room) {
         ]),
       ),
     ]),
-  );
+  ]);
 }
 
 function renderRecordForm(room) {

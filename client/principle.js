@@ -18,12 +18,15 @@ export function renderPrincipleHeading(principle, headingLevel = 2) {
 }
 
 /** Returns the levels and their descriptors as a read-only grid, lowest level first. */
-export function renderDescriptors(principle, levels) {
+export function renderDescriptors(principle, levels, headingLevel = 3) {
   const list = element("ol", { className: "descriptors", "aria-label": "Levels" });
   principle.descriptors.forEach((descriptor, index) => {
     list.append(
       element("li", { className: `descriptor level-${index + 1}` }, [
-        element("h3", { className: "descriptor-level", text: levels[index] ?? `Level ${index + 1}` }),
+        element(`h${headingLevel}`, {
+          className: "descriptor-level",
+          text: levels[index] ?? `Level ${index + 1}`,
+        }),
         element("p", { className: "descriptor-text", text: descriptor }),
       ]),
     );

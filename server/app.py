@@ -12,10 +12,11 @@ from typing import Annotated, Any
 
 import msgspec
 import segno
-from litestar import Litestar, Request, Response, get, post
+from litestar import Litestar, Request, Response, delete, get, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.exceptions import (
+    HTTPException,
     NotAuthorizedException,
     NotFoundException,
     ValidationException,
@@ -32,6 +33,12 @@ from server.export import build_export, export_csv, export_json
 from server.hub import Hub, WorkshopRuntime
 from server.protocol import protocol_schema
 from server.rubric import Role, Rubric, load_rubric_folder
+from server.security import (
+    CONTENT_SECURITY_POLICY,
+    RateLimiter,
+    check_secret,
+    client_address,
+)
 from server.settings import PROJECT_ROOT, Settings
 from server.socket import workshop_socket
 from server.store import EventStore, StoreUnavailable
@@ -72,6 +79,12 @@ class CreatedWorkshop(msgspec.Struct):
     facilitator_url: str
     projector_url: str
     join_url: str
+
+
+class ServerConfig(msgspec.Struct):
+    """What the create page needs to know about this server."""
+
+    organiser_password_required: bool
 
 
 class PrincipleSummary(msgspec.Struct):
@@ -128,6 +141,33 @@ def _check_facilitator(request: Request[Any, Any, Any], runtime: WorkshopRuntime
         raise NotAuthorizedException("That facilitator token does not match this workshop.")
 
 
+WRONG_CODES_PER_MINUTE = 30
+"""Wrong join codes one client address may try per minute, over HTTP and websocket
+together; at that pace guessing one of 32**6 codes takes decades."""
+
+
+class TooManyRequestsException(HTTPException):
+    status_code = 429
+
+
+def join_limiter(state: State) -> RateLimiter:
+    limiter: RateLimiter = state.join_limiter
+    return limiter
+
+
+def _check_organiser(request: Request[Any, Any, Any], settings: Settings) -> None:
+    if settings.organiser_password is None:
+        return
+    scheme, _, password = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not check_secret(
+        password.strip(), settings.organiser_password
+    ):
+        raise NotAuthorizedException(
+            "This server needs the organiser password to create workshops; send it as "
+            "'Authorization: Bearer <password>'."
+        )
+
+
 @get("/healthz", sync_to_thread=False)
 def healthz() -> dict[str, str]:
     """Report that the web process is up."""
@@ -142,6 +182,12 @@ async def readyz(state: State) -> Response[dict[str, str]]:
     except StoreUnavailable as error:
         return Response({"status": "unavailable", "store": str(error)}, status_code=503)
     return Response({"status": "ready", "store": "ok"})
+
+
+@get("/api/config", sync_to_thread=False)
+def server_config(state: State) -> ServerConfig:
+    """Return what a page needs to know before creating a workshop."""
+    return ServerConfig(organiser_password_required=state.settings.organiser_password is not None)
 
 
 @get("/api/rubrics", sync_to_thread=False)
@@ -176,6 +222,7 @@ async def create_workshop(
     state: State, request: Request[Any, Any, Any], data: CreateWorkshop
 ) -> CreatedWorkshop:
     """Create a workshop and return its join code and its links."""
+    _check_organiser(request, state.settings)
     hub = _hub(state)
     rubric = hub.rubrics.get(data.rubric)
     if rubric is None:
@@ -215,10 +262,17 @@ async def create_workshop(
 
 
 @get("/api/join/{code:str}")
-async def join_info(state: State, code: FromPath[str]) -> JoinInfo:
-    """Look up a join code before a phone joins."""
+async def join_info(state: State, request: Request[Any, Any, Any], code: FromPath[str]) -> JoinInfo:
+    """Look up a join code before a phone joins; wrong codes are rate-limited per address."""
+    limiter = join_limiter(state)
+    address = client_address(request)
+    if limiter.blocked(address):
+        raise TooManyRequestsException(
+            "Too many wrong join codes from this network; wait a minute and try again."
+        )
     runtime = await _hub(state).by_code(code)
     if runtime is None:
+        limiter.record(address)
         raise NotFoundException(f"No workshop has the join code {code!r}; check the code.")
     created = runtime.state.created
     return JoinInfo(
@@ -273,6 +327,17 @@ async def export_workshop_csv(
     )
 
 
+@delete("/api/workshops/{workshop_id:str}", status_code=204)
+async def delete_workshop(
+    state: State, request: Request[Any, Any, Any], workshop_id: FromPath[str]
+) -> None:
+    """Delete a workshop and all its data; needs the facilitator token."""
+    runtime = await _runtime(state, workshop_id)
+    _check_facilitator(request, runtime)
+    await _hub(state).store.delete(workshop_id)
+    logger.info("workshop %s deleted by its facilitator", workshop_id)
+
+
 @get("/api/protocol", sync_to_thread=False)
 def protocol() -> dict[str, Any]:
     """Return the JSON Schema of every websocket message in both directions."""
@@ -317,6 +382,14 @@ def _validation_message(_: Request[Any, Any, Any], error: ValidationException) -
     return Response({"status_code": 400, "detail": details}, status_code=400)
 
 
+def _add_security_headers(response: Response[Any]) -> Response[Any]:
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the application; the store opens and rubrics load at start-up."""
     settings = settings or Settings.from_environment()
@@ -350,6 +423,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[
             healthz,
             readyz,
+            server_config,
+            delete_workshop,
             list_rubrics,
             get_rubric,
             create_workshop,
@@ -366,7 +441,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             create_static_files_router(path="/static", directories=[CLIENT_DIR], name="static"),
         ],
         lifespan=[lifespan],
-        state=State({"settings": settings, "public_base": public_base}),
+        state=State(
+            {
+                "settings": settings,
+                "public_base": public_base,
+                "join_limiter": RateLimiter(rate=WRONG_CODES_PER_MINUTE, period=60),
+            }
+        ),
+        after_request=_add_security_headers,
         exception_handlers={ValidationException: _validation_message},
         openapi_config=OpenAPIConfig(title="Common Ground", version="0.1.0", path="/schema"),
         logging_config=LoggingConfig(

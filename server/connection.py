@@ -50,6 +50,7 @@ class Connection:
         self._direct: deque[bytes] = deque()
         self._view: bytes | None = None
         self._ready = asyncio.Event()
+        self._finishing = False
         self.closed = False
 
     def send(self, message: bytes) -> None:
@@ -59,7 +60,14 @@ class Connection:
         if len(self._direct) >= MAX_QUEUED_MESSAGES:
             logger.warning("closing a %s connection that stopped reading its messages", self.kind)
             self.closed = True
+            self._ready.set()
+            return
         self._direct.append(message)
+        self._ready.set()
+
+    def finish(self) -> None:
+        """Close the connection once the messages queued so far are sent."""
+        self._finishing = True
         self._ready.set()
 
     def send_view(self, message: bytes) -> None:
@@ -75,7 +83,7 @@ class Connection:
             except TimeoutError:
                 self._direct.append(_PING)
             self._ready.clear()
-            while self._direct or self._view is not None:
+            while (self._direct or self._view is not None) and not self.closed:
                 if self._direct:
                     message = self._direct.popleft()
                 else:
@@ -83,6 +91,9 @@ class Connection:
                 if not await self._send_now(message):
                     self.closed = True
                     return
+            if self._finishing:
+                self.closed = True
+                return
 
     async def _send_now(self, message: bytes) -> bool:
         try:

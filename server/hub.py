@@ -22,7 +22,7 @@ import msgspec
 from server import domain
 from server.connection import Connection
 from server.domain import CommandRejected, Event, WorkshopCreated, WorkshopState
-from server.protocol import Console, Room, Status, YourVote, encode
+from server.protocol import Console, Error, Room, Status, YourVote, encode
 from server.rubric import Rubric
 from server.store import EventStore, JoinCodeTaken, RoundChanged, StoreUnavailable
 from server.views import Presence, RoleCount, build_console_view, build_room_view
@@ -221,6 +221,7 @@ class Hub:
         store.listener = self._deliver
         store.reconnected = self._store_reconnected
         store.disconnected = self._store_disconnected
+        store.removed = self._remove
         self.paused_status: bytes | None = None
         """The status message to greet new clients with while the store is unreachable."""
 
@@ -228,6 +229,26 @@ class Hub:
         runtime = self._runtimes.get(workshop_id)
         if runtime is not None:
             runtime.deliver(last_seq, events)
+
+    def _remove(self, workshop_id: str) -> None:
+        """Forget a deleted workshop and close its clients' connections."""
+        runtime = self._runtimes.pop(workshop_id, None)
+        if runtime is None:
+            return
+        logger.info(
+            "workshop %s deleted; closing %d connections", workshop_id, len(runtime.connections)
+        )
+        message = encode(
+            Error(
+                ref=None,
+                code="workshop_deleted",
+                message="The facilitator deleted this workshop and all its data.",
+            )
+        )
+        for connection in list(runtime.connections):
+            connection.send(message)
+            connection.finish()
+        runtime.connections.clear()
 
     def _store_disconnected(self) -> None:
         logger.error("the event store is unreachable; changes are paused")

@@ -26,6 +26,10 @@ class Settings:
     log_level: str = "INFO"
     retention_days: float = 180
     """Days after its last change that a workshop and all its data are deleted."""
+    organiser_password: str | None = None
+    """When set, creating a workshop needs it as ``Authorization: Bearer <password>``."""
+    max_participants: int = 20_000
+    """Participants one workshop accepts; the next one to join is told it is full."""
     redis_url: str | None = None
     """Redis server shared by several workers, e.g. ``redis://127.0.0.1:6379/0``; without
     it, workshops are stored in SQLite under ``data_dir`` and one process serves them."""
@@ -33,7 +37,8 @@ class Settings:
     @classmethod
     def from_environment(cls) -> Settings:
         """Read the settings from ``HOST``, ``PORT``, ``DATA_DIR``, ``RUBRIC_DIR``,
-        ``PUBLIC_URL``, ``LOG_LEVEL``, ``REDIS_URL`` and ``RETENTION_DAYS``."""
+        ``PUBLIC_URL``, ``LOG_LEVEL``, ``REDIS_URL``, ``RETENTION_DAYS``,
+        ``ORGANISER_PASSWORD`` and ``MAX_PARTICIPANTS``."""
         environment = os.environ
         defaults = cls()
         port = int(_positive_number(environment, "PORT", defaults.port))
@@ -46,6 +51,10 @@ class Settings:
             public_url=public_url.rstrip("/") if public_url else None,
             log_level=environment.get("LOG_LEVEL", defaults.log_level).upper(),
             redis_url=environment.get("REDIS_URL") or None,
+            organiser_password=environment.get("ORGANISER_PASSWORD") or None,
+            max_participants=int(
+                _positive_number(environment, "MAX_PARTICIPANTS", defaults.max_participants)
+            ),
             retention_days=_positive_number(environment, "RETENTION_DAYS", defaults.retention_days),
         )
 

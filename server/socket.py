@@ -37,6 +37,8 @@ from server.protocol import (
     decode_client_message,
     encode,
 )
+from server.security import RateLimiter, client_address, origin_allowed
+from server.settings import Settings
 from server.store import StoreUnavailable
 
 __all__ = ("MAX_MESSAGE_BYTES", "workshop_socket")
@@ -51,10 +53,22 @@ connection only above uvicorn's own ``ws_max_size``."""
 class _Session:
     """What one socket has said about itself, and the commands it may send."""
 
-    def __init__(self, hub: Hub, connection: Connection, join_base: str) -> None:
+    def __init__(
+        self,
+        hub: Hub,
+        connection: Connection,
+        join_base: str,
+        *,
+        address: str,
+        limiter: RateLimiter,
+        max_participants: int,
+    ) -> None:
         self.hub = hub
         self.connection = connection
         self.join_base = join_base
+        self.address = address
+        self.limiter = limiter
+        self.max_participants = max_participants
         self.runtime: WorkshopRuntime | None = None
 
     def reply(self, message: Ack | Error | Welcome) -> None:
@@ -80,8 +94,14 @@ class _Session:
                 "already_joined", "This connection has already joined; open a new one to switch."
             )
         if isinstance(message, Join):
+            if self.limiter.blocked(self.address):
+                raise CommandRejected(
+                    "rate_limited",
+                    "Too many wrong join codes from this network; wait a minute and try again.",
+                )
             runtime = await self.hub.by_code(message.code)
             if runtime is None:
+                self.limiter.record(self.address)
                 raise CommandRejected(
                     "not_found",
                     f"No workshop has the join code {message.code!r}; "
@@ -111,6 +131,13 @@ class _Session:
 
         def decide(state: WorkshopState) -> list[domain.Event]:
             participant, events = domain.decide_join(state, role=message.role, token=token)
+            # NOTE: workers check the cap against their own copy, so several workers
+            # joining people at the same moment can pass it by a few.
+            if events and len(state.participants) >= self.max_participants:
+                raise CommandRejected(
+                    "workshop_full",
+                    f"This workshop is full: it takes {self.max_participants} participants.",
+                )
             joined.append(participant)
             return events
 
@@ -217,10 +244,23 @@ def _frame_text(event: dict[str, object]) -> str | bytes | None:
 @websocket("/ws")
 async def workshop_socket(socket: WebSocket) -> None:
     """Serve one client for as long as it stays connected."""
+    state = socket.app.state
+    settings: Settings = state.settings
+    if not origin_allowed(socket, settings.public_url):
+        logger.warning("rejected a websocket from another site's page")
+        await socket.close(code=1008, reason="Cross-site websocket rejected")
+        return
     await socket.accept()
-    hub: Hub = socket.app.state.hub
+    hub: Hub = state.hub
     connection = Connection(socket, kind="unidentified")
-    session = _Session(hub, connection, socket.app.state.public_base(socket))
+    session = _Session(
+        hub,
+        connection,
+        state.public_base(socket),
+        address=client_address(socket),
+        limiter=state.join_limiter,
+        max_participants=settings.max_participants,
+    )
     sender = asyncio.create_task(connection.run_sender())
     receiver = asyncio.create_task(_receive_loop(socket, session))
     try:

@@ -50,6 +50,8 @@ class EventStore(Protocol):
     missed telling the listener about appends meanwhile."""
     disconnected: Callable[[], None] | None
     """Called when the store stops being reachable."""
+    removed: Callable[[str], None] | None
+    """Called with the id of a workshop deleted by this process or another."""
 
     async def open(self) -> None: ...
 
@@ -90,6 +92,9 @@ class EventStore(Protocol):
 
     async def read(self, workshop_id: str, after: int = 0) -> list[bytes]:
         """Return the workshop's events with sequence numbers above ``after``, in order."""
+
+    async def delete(self, workshop_id: str) -> None:
+        """Delete a workshop, its join code and all its events; unknown ids are ignored."""
 
     async def find_by_code(self, join_code: str) -> str | None:
         """Return the id of the workshop holding ``join_code``, if any."""

@@ -13,6 +13,8 @@ Keys (``{id}`` is a Redis Cluster hash tag, so one workshop's keys share a slot)
 - ``cg:{<id>}:meta``: hash with ``seq`` and ``round``
 - ``cg:code:<CODE>``: the workshop id holding a join code
 - ``cg:workshops``: set of every workshop id
+- ``cg:events``: pub/sub channel of ``<id> <seq>`` after an append, ``<id> deleted``
+  after a deletion
 """
 
 from __future__ import annotations
@@ -72,6 +74,17 @@ return {seq, ''}
 """
 
 
+# KEYS: meta, events, workshops set, channel; ARGV: workshop id
+_DELETE = """
+local code = redis.call('HGET', KEYS[1], 'code')
+if code then redis.call('DEL', 'cg:code:' .. code) end
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[1])
+redis.call('PUBLISH', KEYS[4], ARGV[1] .. ' deleted')
+return 1
+"""
+
+
 def _events_key(workshop_id: str) -> str:
     return f"cg:{{{workshop_id}}}:events"
 
@@ -96,11 +109,13 @@ class RedisEventStore:
         self._redis = aioredis.Redis(connection_pool=pool)
         self._create = self._redis.register_script(_CREATE)
         self._append = self._redis.register_script(_APPEND)
+        self._delete = self._redis.register_script(_DELETE)
         self._subscriber: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
         self.listener: EventsListener | None = None
         self.reconnected: Callable[[], None] | None = None
         self.disconnected: Callable[[], None] | None = None
+        self.removed: Callable[[str], None] | None = None
 
     async def open(self) -> None:
         await self.check()
@@ -172,6 +187,13 @@ class RedisEventStore:
             raise StoreUnavailable(f"Redis is unreachable: {error}") from error
         return [fields[b"e"] for _, fields in entries]
 
+    async def delete(self, workshop_id: str) -> None:
+        keys = [_meta_key(workshop_id), _events_key(workshop_id), WORKSHOPS_KEY, CHANNEL]
+        try:
+            await self._delete(keys=keys, args=[workshop_id])
+        except (RedisError, OSError) as error:
+            raise StoreUnavailable(f"Redis is unreachable: {error}") from error
+
     async def find_by_code(self, join_code: str) -> str | None:
         try:
             found = await self._redis.get(_code_key(join_code))
@@ -225,4 +247,8 @@ class RedisEventStore:
         if not isinstance(data, bytes) or self.listener is None:
             return
         workshop_id, _, seq = data.decode().partition(" ")
+        if seq == "deleted":
+            if self.removed is not None:
+                self.removed(workshop_id)
+            return
         self.listener(workshop_id, int(seq), None)

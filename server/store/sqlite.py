@@ -66,6 +66,7 @@ class SqliteEventStore:
         self.listener: EventsListener | None = None
         self.reconnected: Callable[[], None] | None = None
         self.disconnected: Callable[[], None] | None = None
+        self.removed: Callable[[str], None] | None = None
 
     async def open(self) -> None:
         await self._run(self._connect)
@@ -109,6 +110,11 @@ class SqliteEventStore:
 
     async def read(self, workshop_id: str, after: int = 0) -> list[bytes]:
         return await self._run(self._select_events, workshop_id, after)
+
+    async def delete(self, workshop_id: str) -> None:
+        await self._run(self._delete, workshop_id)
+        if self.removed is not None:
+            self.removed(workshop_id)
 
     async def find_by_code(self, join_code: str) -> str | None:
         return await self._run(self._select_by_code, join_code)
@@ -260,6 +266,17 @@ class SqliteEventStore:
             db.execute("ROLLBACK")
             raise
         return removed
+
+    def _delete(self, workshop_id: str) -> None:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("DELETE FROM events WHERE workshop_id = ?", (workshop_id,))
+            db.execute("DELETE FROM workshops WHERE id = ?", (workshop_id,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     def _select_events(self, workshop_id: str, after: int) -> list[bytes]:
         rows = self._db().execute(

@@ -1,0 +1,1110 @@
+"""Load generator: thousands of phones, a projector and a facilitator console on one server.
+
+The controller process holds the console, the projector and a stall probe, and starts
+``--phone-processes`` worker processes that hold the phones. It runs these phases,
+each under its own timeout:
+
+1. connect: every phone opens a websocket and joins as staff or student;
+2. round 1: the console opens a round and the phones vote, paced evenly over
+   ``--paced-seconds``, then the console reveals it;
+3. rounds 2 and on (re-votes on the same item): every phone votes in one burst, as
+   fast as the generator can send, then the console reveals.
+
+It reads the server's CPU time and memory from /proc between phases and writes every
+figure to a JSON file (see ``bench/run.py`` for the table made from it).
+
+Times come from ``time.monotonic()``, which is CLOCK_MONOTONIC on Linux and so is
+shared by all processes on the machine: a send time taken in one process can be
+subtracted from a receive time taken in another.
+
+Phones keep a fixed receive cost: they look only at the start of each message to
+learn its type, decode acks and errors (30 to 200 bytes) in full, and scan room views
+for the status of their last round only while a reveal is awaited.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import multiprocessing
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from bisect import bisect_left
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection as Pipe
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
+
+ITEM = "personalised-support"
+"""Agenda item that every round votes on; later rounds are re-votes on it."""
+LEVEL_COUNT = 5
+NOT_SURE_EVERY = 13
+"""Every 13th phone votes "not sure" (``level: null``)."""
+PROBE_INTERVAL = 0.02
+"""Seconds between two stall-probe messages."""
+STALL_THRESHOLD_MS = 100.0
+QUIET_CPU_SHARE = 0.05
+"""The server counts as settled when it used under 5 % of a core over a 0.3 s window."""
+
+ACK_PREFIX = b'{"type":"ack"'
+ERROR_PREFIX = b'{"type":"error"'
+ROOM_PREFIX = b'{"type":"room"'
+ROUND_START = b'{"number":'
+STATUS_KEY = b'"status":"'
+
+
+class Reply(msgspec.Struct):
+    """An ``ack`` or ``error``; other fields are skipped by the decoder."""
+
+    type: str
+    ref: int | None = None
+    seq: int = 0
+    code: str = ""
+
+
+class RoleCount(msgspec.Struct):
+    role: str
+    count: int
+
+
+class RoundSummary(msgspec.Struct):
+    number: int
+    status: str
+    voted: list[RoleCount]
+
+
+class ViewSummary(msgspec.Struct):
+    seq: int
+    rounds: list[RoundSummary]
+
+
+class RoomMessage(msgspec.Struct):
+    """The parts of a room view that the projector reads."""
+
+    type: str
+    view: ViewSummary | None = None
+
+
+reply_decoder = msgspec.json.Decoder(Reply)
+room_decoder = msgspec.json.Decoder(RoomMessage)
+
+
+# Statistics -----------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], fraction: float) -> float | None:
+    """Return the nearest-rank percentile of ``values``, or ``None`` when it is empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * fraction // 1))
+    return ordered[min(len(ordered), int(rank)) - 1]
+
+
+def summarise_ms(seconds: Sequence[float]) -> dict[str, float | int | None]:
+    """Summarise durations given in seconds as p50, p99 and max in milliseconds."""
+    milliseconds = [value * 1000.0 for value in seconds]
+
+    def rounded(value: float | None) -> float | None:
+        return None if value is None else round(value, 2)
+
+    return {
+        "count": len(milliseconds),
+        "p50": rounded(percentile(milliseconds, 0.50)),
+        "p99": rounded(percentile(milliseconds, 0.99)),
+        "max": rounded(max(milliseconds) if milliseconds else None),
+    }
+
+
+# The server's resource use, from /proc ---------------------------------------------------
+
+
+@dataclass
+class ServerUsage:
+    """CPU seconds and resident memory of one process, read at ``taken_at``."""
+
+    taken_at: float
+    cpu_seconds: float
+    """Sum of the on-CPU nanoseconds in /proc/PID/task/*/schedstat, in seconds."""
+    tick_cpu_seconds: float
+    """utime + stime from /proc/PID/stat (all threads), at the kernel's tick resolution."""
+    rss_kb: int
+    threads: int
+
+
+def read_server_usage(pid: int) -> ServerUsage:
+    """Read a process's CPU time and RSS from /proc; raises OSError once it has exited."""
+    taken_at = time.monotonic()
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat_file:
+        stat = stat_file.read()
+    # The command name in brackets may contain spaces, so the fields after it are
+    # counted from the closing bracket: utime and stime are fields 14 and 15.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    ticks_per_second = os.sysconf("SC_CLK_TCK")
+    tick_cpu_seconds = (int(fields[11]) + int(fields[12])) / ticks_per_second
+
+    rss_kb = 0
+    threads = 0
+    with open(f"/proc/{pid}/status", encoding="ascii") as status_file:
+        for line in status_file:
+            if line.startswith("VmRSS:"):
+                rss_kb = int(line.split()[1])
+            elif line.startswith("Threads:"):
+                threads = int(line.split()[1])
+
+    on_cpu_ns = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat", encoding="ascii") as schedstat:
+                on_cpu_ns += int(schedstat.read().split()[0])
+        except FileNotFoundError:
+            continue  # the thread ended between listdir and open
+    return ServerUsage(taken_at, on_cpu_ns / 1e9, tick_cpu_seconds, rss_kb, threads)
+
+
+def usage_between(before: ServerUsage, after: ServerUsage) -> dict[str, float]:
+    wall = after.taken_at - before.taken_at
+    cpu = after.cpu_seconds - before.cpu_seconds
+    return {
+        "wall_s": round(wall, 4),
+        "cpu_s": round(cpu, 4),
+        "tick_cpu_s": round(after.tick_cpu_seconds - before.tick_cpu_seconds, 3),
+        "cpu_share": round(cpu / wall, 3) if wall > 0 else 0.0,
+    }
+
+
+async def wait_until_server_quiet(pid: int, timeout: float) -> float:
+    """Wait until the server uses under ``QUIET_CPU_SHARE`` of a core; return the seconds waited."""
+    started = time.monotonic()
+    previous = read_server_usage(pid)
+    while time.monotonic() - started < timeout:
+        await asyncio.sleep(0.3)
+        current = read_server_usage(pid)
+        share = (current.cpu_seconds - previous.cpu_seconds) / (
+            current.taken_at - previous.taken_at
+        )
+        if share < QUIET_CPU_SHARE:
+            break
+        previous = current
+    return time.monotonic() - started
+
+
+# Phones: the worker processes --------------------------------------------------------------
+
+
+def level_for(index: int, round_number: int) -> int | None:
+    """Return phone ``index``'s vote in a round: spread over the levels, some "not sure"."""
+    if (index + round_number) % NOT_SURE_EVERY == 0:
+        return None
+    return 1 + (index * 7 + round_number * 3) % LEVEL_COUNT
+
+
+def role_for(index: int, staff_share: float) -> str:
+    """Return ``staff`` for the first ``staff_share`` of every hundred phones, else ``student``."""
+    return "staff" if index % 100 < staff_share * 100 else "student"
+
+
+class Phone:
+    """One phone's socket and the times the worker measured on it."""
+
+    __slots__ = (
+        "index",
+        "role",
+        "socket",
+        "reader",
+        "join_reply",
+        "vote_ref",
+        "vote_sent",
+        "vote_acked",
+        "vote_seq",
+        "vote_error",
+        "reveal_round",
+        "reveal_received",
+        "worker",
+    )
+
+    def __init__(self, index: int, role: str, worker: PhoneWorker) -> None:
+        self.index = index
+        self.role = role
+        self.worker = worker
+        self.socket: ClientConnection | None = None
+        self.reader: asyncio.Task[None] | None = None
+        self.join_reply: asyncio.Future[Reply] | None = None
+        self.vote_ref = 1
+        self.vote_sent = 0.0
+        self.vote_acked = 0.0
+        self.vote_seq = 0
+        self.vote_error = ""
+        self.reveal_round = 0
+        self.reveal_received = 0.0
+
+    async def read(self) -> None:
+        """Receive until the socket closes, timing acks and the awaited reveal."""
+        socket = self.socket
+        assert socket is not None
+        worker = self.worker
+        try:
+            while True:
+                data = await socket.recv(decode=False)
+                received = time.monotonic()
+                worker.messages += 1
+                worker.bytes_received += len(data)
+                if data.startswith(ROOM_PREFIX):
+                    worker.room_views += 1
+                    if self.reveal_round and not self.reveal_received:
+                        self._check_reveal(data, received)
+                elif data.startswith(ACK_PREFIX) or data.startswith(ERROR_PREFIX):
+                    self._take_reply(reply_decoder.decode(data), received)
+        except ConnectionClosed:
+            worker.closed += 1
+
+    def _check_reveal(self, data: bytes, received: float) -> None:
+        # Rounds are listed oldest first, and each round view starts with its number,
+        # so the last '{"number":' in the message begins the latest round.
+        start = data.rfind(ROUND_START)
+        if start < 0:
+            return
+        end = data.find(b",", start)
+        if int(data[start + len(ROUND_START) : end]) != self.reveal_round:
+            return
+        status = data.find(STATUS_KEY, end)
+        if data.startswith(b"revealed", status + len(STATUS_KEY)):
+            self.reveal_received = received
+            self.worker.reveal_arrived()
+
+    def _take_reply(self, reply: Reply, received: float) -> None:
+        if reply.ref == 1 and self.join_reply is not None and not self.join_reply.done():
+            self.join_reply.set_result(reply)
+            return
+        if reply.ref == self.vote_ref and not self.vote_acked:
+            self.vote_acked = received
+            if reply.type == "ack":
+                self.vote_seq = reply.seq
+            else:
+                self.vote_error = reply.code
+            self.worker.vote_answered()
+
+
+@dataclass
+class PhaseClock:
+    """The worker's own CPU time over a phase, to show when the generator saturates."""
+
+    started_wall: float = field(default_factory=time.monotonic)
+    started_cpu: float = field(default_factory=time.process_time)
+
+    def result(self) -> dict[str, float]:
+        wall = time.monotonic() - self.started_wall
+        cpu = time.process_time() - self.started_cpu
+        return {"wall_s": round(wall, 4), "cpu_s": round(cpu, 4)}
+
+
+class PhoneWorker:
+    """The phones of one worker process and the commands the controller sends it."""
+
+    def __init__(self, url: str, code: str, indices: list[int], options: dict[str, Any]) -> None:
+        self.url = url
+        self.code = code
+        self.options = options
+        self.phones = [Phone(i, role_for(i, options["staff_share"]), self) for i in indices]
+        self.messages = 0
+        self.room_views = 0
+        self.bytes_received = 0
+        self.closed = 0
+        self._votes_outstanding = 0
+        self._votes_answered = asyncio.Event()
+        self._reveals_outstanding = 0
+        self._reveals_arrived = asyncio.Event()
+
+    def counters(self) -> dict[str, int]:
+        return {
+            "messages": self.messages,
+            "room_views": self.room_views,
+            "bytes": self.bytes_received,
+            "closed": self.closed,
+        }
+
+    def vote_answered(self) -> None:
+        self._votes_outstanding -= 1
+        if self._votes_outstanding <= 0:
+            self._votes_answered.set()
+
+    def reveal_arrived(self) -> None:
+        self._reveals_outstanding -= 1
+        if self._reveals_outstanding <= 0:
+            self._reveals_arrived.set()
+
+    async def connect_all(self, start_at: float, concurrency: int, timeout: float) -> dict:
+        """Open and join every phone, at most ``concurrency`` at a time."""
+        await asyncio.sleep(max(0.0, start_at - time.monotonic()))
+        clock = PhaseClock()
+        limit = asyncio.Semaphore(concurrency)
+        handshakes: list[float] = []
+        joins: list[float] = []
+        failures: list[str] = []
+        compression = "deflate" if self.options["deflate"] else None
+
+        async def open_one(phone: Phone) -> None:
+            async with limit:
+                began = time.monotonic()
+                try:
+                    phone.socket = await connect(
+                        self.url,
+                        compression=compression,
+                        proxy=None,
+                        open_timeout=timeout,
+                        ping_interval=None,
+                        close_timeout=2,
+                        user_agent_header=None,
+                    )
+                except (OSError, InvalidHandshake, TimeoutError) as error:
+                    failures.append(f"connect: {type(error).__name__}: {error}")
+                    return
+                opened = time.monotonic()
+                handshakes.append(opened - began)
+                phone.join_reply = asyncio.get_running_loop().create_future()
+                phone.reader = asyncio.create_task(phone.read())
+                join = {"type": "join", "code": self.code, "role": phone.role, "ref": 1}
+                try:
+                    await phone.socket.send(json.dumps(join))
+                    reply = await asyncio.wait_for(phone.join_reply, timeout)
+                except (ConnectionClosed, TimeoutError) as error:
+                    failures.append(f"join: {type(error).__name__}: {error}")
+                    return
+                if reply.type != "ack":
+                    failures.append(f"join: error {reply.code}")
+                    return
+                joins.append(time.monotonic() - opened)
+
+        tasks = [asyncio.create_task(open_one(phone)) for phone in self.phones]
+        done, pending = await asyncio.wait(tasks, timeout=timeout)
+        for task in pending:
+            task.cancel()
+        finished = time.monotonic()
+        # The heap now holds every connection; freezing it keeps the collector from
+        # scanning them again in every full collection during the measured phases.
+        gc.collect()
+        gc.freeze()
+        return {
+            "started": clock.started_wall,
+            "finished": finished,
+            "handshakes": handshakes,
+            "joins": joins,
+            "failures": failures[:20],
+            "failure_count": len(failures) + len(pending),
+            "client": clock.result(),
+            "counters": self.counters(),
+        }
+
+    def _connected(self) -> list[Phone]:
+        return [phone for phone in self.phones if phone.join_reply and phone.join_reply.done()]
+
+    async def vote(
+        self, round_number: int, start_at: float, spacing: float, total: int, timeout: float
+    ) -> dict:
+        """Send one vote per phone and wait for the answers.
+
+        With ``spacing`` above zero, phone ``i`` (a global index) votes at
+        ``start_at + i * spacing``; with zero, every phone votes at once, as fast as this
+        process can send.
+        """
+        phones = self._connected()
+        for phone in phones:
+            phone.vote_ref += 1
+            phone.vote_sent = phone.vote_acked = 0.0
+            phone.vote_seq = 0
+            phone.vote_error = ""
+        self._votes_outstanding = len(phones)
+        self._votes_answered.clear()
+        counters_before = self.counters()
+        await asyncio.sleep(max(0.0, start_at - time.monotonic()))
+        clock = PhaseClock()
+        send_failures = 0
+        for phone in phones:
+            if spacing > 0:
+                delay = start_at + phone.index * spacing - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            level = level_for(phone.index, round_number)
+            text = (
+                f'{{"type":"vote","round":{round_number},'
+                f'"level":{"null" if level is None else level},"ref":{phone.vote_ref}}}'
+            )
+            phone.vote_sent = time.monotonic()
+            try:
+                await phone.socket.send(text)  # type: ignore[union-attr]
+            except ConnectionClosed:
+                send_failures += 1
+                self.vote_answered()
+        sent = time.monotonic()
+        if self._votes_outstanding > 0:
+            try:
+                await asyncio.wait_for(self._votes_answered.wait(), timeout)
+            except TimeoutError:
+                pass
+        counters_after = self.counters()
+        return {
+            "sent": [phone.vote_sent for phone in phones],
+            "acked": [phone.vote_acked for phone in phones],
+            "seqs": [phone.vote_seq for phone in phones],
+            "errors": [phone.vote_error for phone in phones if phone.vote_error],
+            "send_failures": send_failures,
+            "send_finished": sent,
+            "client": clock.result(),
+            "counters": {k: counters_after[k] - counters_before[k] for k in counters_after},
+        }
+
+    def arm_reveal(self, round_number: int) -> None:
+        phones = self._connected()
+        for phone in phones:
+            phone.reveal_round = round_number
+            phone.reveal_received = 0.0
+        self._reveals_outstanding = len(phones)
+        self._reveals_arrived.clear()
+
+    async def collect_reveal(self, timeout: float) -> dict:
+        """Wait until every phone has the revealed view, then return the receive times."""
+        clock = PhaseClock()
+        counters_before = self.counters()
+        if self._reveals_outstanding > 0:
+            try:
+                await asyncio.wait_for(self._reveals_arrived.wait(), timeout)
+            except TimeoutError:
+                pass
+        phones = self._connected()
+        received = [phone.reveal_received for phone in phones]
+        for phone in phones:
+            phone.reveal_round = 0
+        counters_after = self.counters()
+        return {
+            "received": received,
+            "client": clock.result(),
+            "counters": {k: counters_after[k] - counters_before[k] for k in counters_after},
+        }
+
+    async def close_all(self) -> None:
+        sockets = [phone.socket for phone in self.phones if phone.socket is not None]
+        for socket in sockets:
+            socket.transport.abort()
+        readers = [phone.reader for phone in self.phones if phone.reader is not None]
+        if readers:
+            await asyncio.wait(readers, timeout=5)
+
+
+def run_worker(pipe: Pipe, url: str, code: str, indices: list[int], options: dict) -> None:
+    """Serve the controller's commands in a worker process until told to close."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the controller decides when to stop
+    raise_open_file_limit(len(indices) + 100)
+    if options["uvloop"]:
+        import uvloop
+
+        uvloop.install()
+    gc.set_threshold(50_000, 50, 1000)
+    asyncio.run(_serve_worker(pipe, url, code, indices, options))
+
+
+async def _serve_worker(pipe: Pipe, url: str, code: str, indices: list[int], options: dict) -> None:
+    worker = PhoneWorker(url, code, indices, options)
+    loop = asyncio.get_running_loop()
+    commands: asyncio.Queue[tuple] = asyncio.Queue()
+    loop.add_reader(pipe.fileno(), lambda: commands.put_nowait(pipe.recv()))
+    while True:
+        command, *arguments = await commands.get()
+        if command == "connect":
+            pipe.send(await worker.connect_all(*arguments))
+        elif command == "vote":
+            pipe.send(await worker.vote(*arguments))
+        elif command == "arm_reveal":
+            worker.arm_reveal(*arguments)
+            pipe.send("armed")
+        elif command == "collect_reveal":
+            pipe.send(await worker.collect_reveal(*arguments))
+        elif command == "close":
+            await worker.close_all()
+            pipe.send("closed")
+            return
+
+
+def raise_open_file_limit(needed: int) -> int:
+    """Raise this process's soft open-file limit to at least ``needed``, up to the hard limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        soft = wanted
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        raise SystemExit(
+            f"The open-file limit is {soft} (hard limit {hard}), but {needed} files are needed; "
+            "raise the hard limit (ulimit -Hn) or use fewer phones."
+        )
+    return soft
+
+
+# The controller: console, projector and stall probe ----------------------------------------
+
+
+class Observer:
+    """One websocket of the controller: the console, the projector or the stall probe."""
+
+    def __init__(self, name: str, socket: ClientConnection) -> None:
+        self.name = name
+        self.socket = socket
+        self.replies: dict[int, asyncio.Future[tuple[float, Reply]]] = {}
+        self.views: list[tuple[float, int, int, str, int]] = []
+        """Projector only: (received, seq, latest round, its status, its voted total)."""
+        self.probe_sent: dict[int, float] = {}
+        self.probe_results: list[tuple[float, float]] = []
+        """Probe only: (sent, round-trip seconds) per answered probe."""
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            while True:
+                data = await self.socket.recv(decode=False)
+                received = time.monotonic()
+                if data.startswith(ROOM_PREFIX) and self.name == "projector":
+                    view = room_decoder.decode(data).view
+                    if view is not None and view.rounds:
+                        latest = view.rounds[-1]
+                        total = sum(entry.count for entry in latest.voted)
+                        self.views.append(
+                            (received, view.seq, latest.number, latest.status, total)
+                        )
+                    elif view is not None:
+                        self.views.append((received, view.seq, 0, "", 0))
+                elif data.startswith(ACK_PREFIX) or data.startswith(ERROR_PREFIX):
+                    reply = reply_decoder.decode(data)
+                    if reply.ref is None:
+                        continue
+                    sent = self.probe_sent.pop(reply.ref, None)
+                    if sent is not None:
+                        self.probe_results.append((sent, received - sent))
+                    future = self.replies.pop(reply.ref, None)
+                    if future is not None and not future.done():
+                        future.set_result((received, reply))
+        except ConnectionClosed:
+            return
+
+    async def request(self, message: dict, ref: int, timeout: float) -> tuple[float, float, Reply]:
+        """Send a message with ``ref``; return when it was sent, when answered, and the answer."""
+        future: asyncio.Future[tuple[float, Reply]] = asyncio.get_running_loop().create_future()
+        self.replies[ref] = future
+        sent = time.monotonic()
+        await self.socket.send(json.dumps({**message, "ref": ref}))
+        received, reply = await asyncio.wait_for(future, timeout)
+        return sent, received, reply
+
+    async def probe(self, stop: asyncio.Event) -> None:
+        """Send a message that the server rejects at once, every ``PROBE_INTERVAL`` seconds.
+
+        The socket never joins, so each vote gets ``not_joined`` straight from the
+        receive loop without touching the store; its round trip shows how long the
+        server's event loop took to get to it.
+        """
+        ref = 0
+        next_at = time.monotonic()
+        while not stop.is_set():
+            ref += 1
+            self.probe_sent[ref] = time.monotonic()
+            await self.socket.send(f'{{"type":"vote","round":1,"level":1,"ref":{ref}}}')
+            next_at += PROBE_INTERVAL
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+
+
+def stall_summary(probe: Observer, start: float, end: float) -> dict:
+    """Summarise the probe's round trips sent between ``start`` and ``end``."""
+    results = [(sent, rtt) for sent, rtt in probe.probe_results if start <= sent < end]
+    unanswered = [sent for sent in probe.probe_sent.values() if start <= sent < end]
+    answered_at = sorted(sent + rtt for sent, rtt in results)
+    gaps = [b - a for a, b in zip(answered_at, answered_at[1:], strict=False)]
+    return {
+        "probes": len(results),
+        "unanswered": len(unanswered),
+        "rtt_ms": summarise_ms([rtt for _, rtt in results]),
+        "max_reply_gap_ms": round(max(gaps) * 1000, 1) if gaps else None,
+        "over_100ms": sum(1 for _, rtt in results if rtt * 1000 > STALL_THRESHOLD_MS),
+    }
+
+
+@dataclass
+class WorkerHandle:
+    process: multiprocessing.Process
+    pipe: Pipe
+    count: int
+
+
+class Controller:
+    """Runs the phases and gathers the figures into one result."""
+
+    def __init__(self, arguments: argparse.Namespace) -> None:
+        self.arguments = arguments
+        self.pid: int = arguments.server_pid
+        self.workers: list[WorkerHandle] = []
+        self.result: dict[str, Any] = {
+            "label": arguments.label,
+            "phones": arguments.phones,
+            "deflate": arguments.deflate,
+            "phone_processes": arguments.phone_processes,
+            "rounds": [],
+        }
+        self.console: Observer | None = None
+        self.projector: Observer | None = None
+        self.prober: Observer | None = None
+        self.console_ref = 100
+        self.profiler: subprocess.Popen[bytes] | None = None
+        self.joined = 0
+
+    # Workers
+
+    def start_workers(self) -> None:
+        arguments = self.arguments
+        context = multiprocessing.get_context("spawn")
+        options = {
+            "deflate": arguments.deflate,
+            "staff_share": arguments.staff_share,
+            "uvloop": arguments.uvloop,
+        }
+        count = arguments.phone_processes
+        for number in range(count):
+            indices = list(range(number, arguments.phones, count))
+            ours, theirs = context.Pipe()
+            process = context.Process(
+                target=run_worker,
+                args=(theirs, arguments.url, arguments.code, indices, options),
+                name=f"phones-{number}",
+                daemon=True,
+            )
+            process.start()
+            self.workers.append(WorkerHandle(process, ours, len(indices)))
+
+    async def ask_workers(self, command: tuple, timeout: float) -> list[Any]:
+        """Send one command to every worker and return their answers, in worker order."""
+        loop = asyncio.get_running_loop()
+        for worker in self.workers:
+            worker.pipe.send(command)
+        answers = [loop.run_in_executor(None, worker.pipe.recv) for worker in self.workers]
+        try:
+            return list(await asyncio.wait_for(asyncio.gather(*answers), timeout))
+        except TimeoutError:
+            raise SystemExit(
+                f"phone workers did not answer {command[0]!r} within {timeout:.0f} s"
+            ) from None
+
+    def stop_workers(self) -> None:
+        for worker in self.workers:
+            worker.process.join(timeout=5)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join(timeout=5)
+
+    # Observers
+
+    async def open_observers(self) -> None:
+        arguments = self.arguments
+        compression = "deflate" if arguments.deflate else None
+
+        async def open_socket(name: str) -> Observer:
+            socket = await connect(
+                arguments.url,
+                compression=compression,
+                proxy=None,
+                open_timeout=10,
+                ping_interval=None,
+                max_size=2**22,
+            )
+            return Observer(name, socket)
+
+        self.console = await open_socket("console")
+        self.projector = await open_socket("projector")
+        self.prober = await open_socket("probe")
+        control = {"type": "control", "workshop": arguments.workshop, "token": arguments.token}
+        _, _, reply = await self.console.request(control, 1, 10)
+        if reply.type != "ack":
+            raise SystemExit(f"The server rejected the facilitator token: {reply.code}")
+        _, _, reply = await self.projector.request(
+            {"type": "watch", "workshop": arguments.workshop}, 1, 10
+        )
+        if reply.type != "ack":
+            raise SystemExit(f"The server rejected the projector: {reply.code}")
+
+    async def command(self, message: dict, timeout: float) -> tuple[float, float, Reply]:
+        assert self.console is not None
+        self.console_ref += 1
+        sent, received, reply = await self.console.request(message, self.console_ref, timeout)
+        if reply.type != "ack":
+            raise SystemExit(f"The server rejected {message['type']}: {reply.code}")
+        return sent, received, reply
+
+    # Profiling
+
+    def start_profiler(self, name: str) -> None:
+        directory = self.arguments.profile_dir
+        if directory is None:
+            return
+        output = Path(directory) / f"{self.arguments.label}-{name}.txt"
+        self.profiler = subprocess.Popen(
+            [
+                self.arguments.py_spy,
+                "record",
+                "--pid",
+                str(self.pid),
+                "--rate",
+                "200",
+                "--format",
+                "raw",
+                "--threads",
+                "--output",
+                str(output),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    async def stop_profiler(self) -> None:
+        if self.profiler is None:
+            return
+        self.profiler.send_signal(signal.SIGINT)
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wait_for(loop.run_in_executor(None, self.profiler.wait), 30)
+        except TimeoutError:
+            self.profiler.kill()
+        self.profiler = None
+
+    # Phases
+
+    async def run(self) -> dict:
+        arguments = self.arguments
+        self.start_workers()
+        await self.open_observers()
+        assert self.prober is not None
+        stop_probe = asyncio.Event()
+        probe_task = asyncio.create_task(self.prober.probe(stop_probe))
+        try:
+            await self.connect_phase()
+            for round_number in range(1, arguments.rounds + 1):
+                await self.round_phase(round_number, burst=round_number > 1)
+        finally:
+            stop_probe.set()
+            await asyncio.wait({probe_task}, timeout=2)
+        self.result["stalls"] = {
+            "whole_run": stall_summary(self.prober, 0.0, time.monotonic()),
+            "threshold_ms": STALL_THRESHOLD_MS,
+        }
+        await self.ask_workers(("close",), 30)
+        self.stop_workers()
+        return self.result
+
+    async def connect_phase(self) -> None:
+        arguments = self.arguments
+        await wait_until_server_quiet(self.pid, 10)
+        before = read_server_usage(self.pid)
+        per_worker = max(1, arguments.connect_concurrency // len(self.workers))
+        start_at = time.monotonic() + 0.2
+        answers = await self.ask_workers(
+            ("connect", start_at, per_worker, arguments.phase_timeout),
+            arguments.phase_timeout + 30,
+        )
+        after_connect = read_server_usage(self.pid)
+        handshakes = [value for answer in answers for value in answer["handshakes"]]
+        joins = [value for answer in answers for value in answer["joins"]]
+        finished = max(answer["finished"] for answer in answers)
+        joined = len(joins)
+        wall = finished - start_at
+        settle = await wait_until_server_quiet(self.pid, 30)
+        idle = read_server_usage(self.pid)
+        cpu = usage_between(before, after_connect)
+        self.result["connect"] = {
+            "joined": joined,
+            "failures": sum(answer["failure_count"] for answer in answers),
+            "failure_samples": [text for answer in answers for text in answer["failures"]][:5],
+            "seconds": round(wall, 3),
+            "joins_per_s": round(joined / wall, 1) if wall > 0 else None,
+            "handshake_ms": summarise_ms(handshakes),
+            "join_ack_ms": summarise_ms(joins),
+            "server": cpu,
+            "server_cpu_us_per_join": round(cpu["cpu_s"] / joined * 1e6, 1) if joined else None,
+            "settle_s": round(settle, 2),
+            "client": [answer["client"] for answer in answers],
+            "phone_messages": sum(answer["counters"]["messages"] for answer in answers),
+        }
+        self.result["memory"] = {
+            "rss_before_kb": before.rss_kb,
+            "rss_after_kb": idle.rss_kb,
+            "kb_per_phone": round((idle.rss_kb - before.rss_kb) / joined, 2) if joined else None,
+            "server_threads": idle.threads,
+        }
+        self.joined = joined
+        print(
+            f"[{arguments.label}] {joined} phones joined in {wall:.2f} s "
+            f"({self.result['connect']['joins_per_s']}/s); "
+            f"RSS {before.rss_kb} -> {idle.rss_kb} KB",
+            flush=True,
+        )
+
+    async def round_phase(self, round_number: int, burst: bool) -> None:
+        arguments = self.arguments
+        assert self.projector is not None and self.prober is not None
+        round_result: dict[str, Any] = {"round": round_number, "mode": "burst" if burst else "paced"}
+        await self.command({"type": "open_round", "item": ITEM}, arguments.phase_timeout)
+        await wait_until_server_quiet(self.pid, 15)
+
+        # Votes
+        if burst:
+            spacing = 0.0
+            self.start_profiler(f"burst-{round_number}")
+            if self.profiler is not None:
+                await asyncio.sleep(1.0)  # py-spy needs a moment to attach
+        else:
+            spacing = arguments.paced_seconds / max(1, arguments.phones)
+        before = read_server_usage(self.pid)
+        start_at = time.monotonic() + 0.3
+        answers = await self.ask_workers(
+            ("vote", round_number, start_at, spacing, arguments.phones, arguments.phase_timeout),
+            arguments.phase_timeout + 30,
+        )
+        after_votes = read_server_usage(self.pid)
+        full_count_at = await self.wait_for_projector(round_number, self.joined, 10.0)
+        await self.stop_profiler()
+        round_result["votes"] = self.vote_figures(answers, before, after_votes, full_count_at)
+        round_result["stalls_votes"] = stall_summary(self.prober, start_at, time.monotonic())
+
+        # Reveal
+        await wait_until_server_quiet(self.pid, 15)
+        self.start_profiler(f"reveal-{round_number}")
+        if self.profiler is not None:
+            await asyncio.sleep(1.0)
+        await self.ask_workers(("arm_reveal", round_number), 30)
+        views_before = len(self.projector.views)
+        before = read_server_usage(self.pid)
+        sent, acked, _ = await self.command(
+            {"type": "reveal", "round": round_number}, arguments.phase_timeout
+        )
+        answers = await self.ask_workers(
+            ("collect_reveal", arguments.phase_timeout), arguments.phase_timeout + 30
+        )
+        after_reveal = read_server_usage(self.pid)
+        await self.stop_profiler()
+        round_result["reveal"] = self.reveal_figures(
+            answers, sent, acked, before, after_reveal, round_number, views_before
+        )
+        round_result["stalls_reveal"] = stall_summary(self.prober, sent, time.monotonic())
+        self.result["rounds"].append(round_result)
+        votes, reveal = round_result["votes"], round_result["reveal"]
+        print(
+            f"[{arguments.label}] round {round_number} ({round_result['mode']}): "
+            f"ack p50/p99 {votes['ack_ms']['p50']}/{votes['ack_ms']['p99']} ms, "
+            f"full count {votes['last_vote_to_full_count_ms']} ms after the last vote; "
+            f"reveal p50/p99/max {reveal['ms']['p50']}/{reveal['ms']['p99']}/"
+            f"{reveal['ms']['max']} ms to {reveal['ms']['count']} phones",
+            flush=True,
+        )
+
+    async def wait_for_projector(self, round_number: int, expected: int, timeout: float) -> float:
+        """Wait until the projector shows ``expected`` votes in the round; return when it did."""
+        assert self.projector is not None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for received, _, number, _, total in reversed(self.projector.views):
+                if number == round_number and total >= expected:
+                    return received
+            await asyncio.sleep(0.01)
+        return 0.0
+
+    def vote_figures(
+        self,
+        answers: list[dict],
+        before: ServerUsage,
+        after: ServerUsage,
+        full_count_at: float,
+    ) -> dict:
+        assert self.projector is not None
+        sent = [value for answer in answers for value in answer["sent"]]
+        acked = [value for answer in answers for value in answer["acked"]]
+        seqs = [value for answer in answers for value in answer["seqs"]]
+        errors = [code for answer in answers for code in answer["errors"]]
+        ack_latencies = [a - s for s, a, q in zip(sent, acked, seqs, strict=True) if a and q]
+
+        # A vote shows on the projector from the first view whose seq reaches the
+        # seq in the vote's ack.
+        views = self.projector.views
+        view_seqs = [seq for _, seq, _, _, _ in views]
+        running_max: list[int] = []
+        for seq in view_seqs:
+            running_max.append(max(seq, running_max[-1]) if running_max else seq)
+        projector_latencies = []
+        for vote_sent, seq in zip(sent, seqs, strict=True):
+            if not seq:
+                continue
+            position = bisect_left(running_max, seq)
+            if position < len(views):
+                projector_latencies.append(views[position][0] - vote_sent)
+
+        real_sent = [value for value in sent if value]
+        first_sent = min(real_sent) if real_sent else 0.0
+        last_sent = max(real_sent) if real_sent else 0.0
+        last_acked = max(acked) if acked else 0.0
+        server = usage_between(before, after)
+        answered = len(ack_latencies)
+        return {
+            "votes": len(real_sent),
+            "acked": answered,
+            "errors": len(errors),
+            "error_codes": sorted(set(errors)),
+            "send_window_ms": round((last_sent - first_sent) * 1000, 1),
+            "ack_ms": summarise_ms(ack_latencies),
+            "first_vote_to_last_ack_ms": round((last_acked - first_sent) * 1000, 1),
+            "projector_ms": summarise_ms(projector_latencies),
+            "last_vote_to_full_count_ms": (
+                round((full_count_at - last_sent) * 1000, 1) if full_count_at else None
+            ),
+            "server": server,
+            "server_cpu_us_per_vote": (
+                round(server["cpu_s"] / answered * 1e6, 1) if answered else None
+            ),
+            "client": [answer["client"] for answer in answers],
+            "phone_room_views": sum(answer["counters"]["room_views"] for answer in answers),
+            "phone_bytes": sum(answer["counters"]["bytes"] for answer in answers),
+        }
+
+    def reveal_figures(
+        self,
+        answers: list[dict],
+        sent: float,
+        acked: float,
+        before: ServerUsage,
+        after: ServerUsage,
+        round_number: int,
+        views_before: int,
+    ) -> dict:
+        assert self.projector is not None
+        received = [value for answer in answers for value in answer["received"]]
+        latencies = [value - sent for value in received if value]
+        missing = sum(1 for value in received if not value)
+        projector_at = next(
+            (
+                view[0]
+                for view in self.projector.views[views_before:]
+                if view[2] == round_number and view[3] == "revealed"
+            ),
+            0.0,
+        )
+        server = usage_between(before, after)
+        last = max(latencies) if latencies else 0.0
+        deliveries = len(latencies)
+        return {
+            "ms": summarise_ms(latencies),
+            "missing": missing,
+            "ack_ms": round((acked - sent) * 1000, 2),
+            "projector_ms": round((projector_at - sent) * 1000, 2) if projector_at else None,
+            "phones_per_s": round(deliveries / last, 1) if last > 0 else None,
+            "server": server,
+            "server_cpu_us_per_phone": (
+                round(server["cpu_s"] / deliveries * 1e6, 1) if deliveries else None
+            ),
+            "client": [answer["client"] for answer in answers],
+            "phone_room_views": sum(answer["counters"]["room_views"] for answer in answers),
+        }
+
+
+def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", required=True, help="websocket URL, e.g. ws://127.0.0.1:8000/ws")
+    parser.add_argument("--workshop", required=True, help="workshop id")
+    parser.add_argument("--code", required=True, help="join code of the workshop")
+    parser.add_argument("--token", required=True, help="facilitator token of the workshop")
+    parser.add_argument("--server-pid", type=int, required=True, help="pid to read from /proc")
+    parser.add_argument("--phones", type=int, default=500, help="phones to connect (default 500)")
+    parser.add_argument("--label", default="server", help="name of the server in the output")
+    parser.add_argument(
+        "--phone-processes",
+        type=int,
+        default=1,
+        help="worker processes that share the phones (default 1)",
+    )
+    parser.add_argument(
+        "--connect-concurrency",
+        type=int,
+        default=100,
+        help="phones connecting and joining at once, over all workers (default 100)",
+    )
+    parser.add_argument(
+        "--staff-share", type=float, default=0.3, help="share of phones joining as staff"
+    )
+    parser.add_argument(
+        "--paced-seconds",
+        type=float,
+        default=5.0,
+        help="seconds over which round 1's votes are spread evenly (default 5)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds to run: round 1 paced, later ones as bursts (default 3)",
+    )
+    parser.add_argument(
+        "--no-deflate",
+        dest="deflate",
+        action="store_false",
+        help="do not offer permessage-deflate (browsers offer it, so it is on by default)",
+    )
+    parser.add_argument(
+        "--no-uvloop", dest="uvloop", action="store_false", help="use asyncio's own event loop"
+    )
+    parser.add_argument(
+        "--phase-timeout", type=float, default=120.0, help="seconds allowed for each phase"
+    )
+    parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
+    parser.add_argument(
+        "--profile-dir",
+        type=Path,
+        help="record the server with py-spy during each vote burst and reveal into this folder",
+    )
+    parser.add_argument(
+        "--py-spy",
+        default=str(Path(sys.executable).with_name("py-spy")),
+        help="path of the py-spy program",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    arguments = parse_arguments(argv)
+    if not arguments.url.startswith(("ws://127.", "ws://localhost:", "ws://[::1]:")):
+        raise SystemExit(f"--url must point at this machine (127.0.0.0/8), not {arguments.url}")
+    if arguments.phones < 1:
+        raise SystemExit("--phones must be at least 1")
+    raise_open_file_limit(100 + arguments.phones // max(1, arguments.phone_processes))
+    if arguments.uvloop:
+        import uvloop
+
+        uvloop.install()
+    controller = Controller(arguments)
+    started = time.monotonic()
+    try:
+        result = asyncio.run(
+            asyncio.wait_for(controller.run(), arguments.phase_timeout * (4 + 3 * arguments.rounds))
+        )
+    finally:
+        for worker in controller.workers:
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join(timeout=5)
+    result["seconds"] = round(time.monotonic() - started, 1)
+    arguments.out.write_text(json.dumps(result, indent=2))
+    print(f"[{arguments.label}] wrote {arguments.out}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
