@@ -13,6 +13,10 @@ const SILENCE_LIMIT_MS = 45_000;
 const STALE_AFTER_WAKE_MS = 20_000;
 /** Error codes for the first message that may clear on a later attempt, so the connection retries. */
 const TRANSIENT_CODES = new Set(["store_unavailable", "server_error"]);
+/** Error codes after which reconnecting cannot help, so the connection stops. */
+const FINAL_CODES = new Set(["workshop_deleted"]);
+/** How long "Changes are saved again." stays on screen after a pause ends. */
+const RESUMED_NOTICE_MS = 6_000;
 
 const STATUS_TEXT = {
   connecting: "Connecting…",
@@ -36,6 +40,8 @@ export class Connection {
   #onMessage;
   #onRejected;
   #statusElement;
+  #storeStatusElement;
+  #storeNoticeTimer = null;
   #socket = null;
   #welcomed = false;
   #stopped = true;
@@ -57,12 +63,15 @@ export class Connection {
    *   the socket stays open so the page can fix the message and call `resendHello`, or call
    *   `stop`. Without it the connection stops.
    * @param {HTMLElement} options.statusElement a live region that shows the connection state.
+   * @param {HTMLElement} [options.storeStatusElement] a live region that shows the server's
+   *   `status` messages: whether changes are paused because its database is unreachable.
    */
-  constructor({ hello, onMessage, onRejected, statusElement }) {
+  constructor({ hello, onMessage, onRejected, statusElement, storeStatusElement }) {
     this.#hello = hello;
     this.#onMessage = onMessage;
     this.#onRejected = onRejected;
     this.#statusElement = statusElement;
+    this.#storeStatusElement = storeStatusElement;
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "visible") {
         this.#checkAfterWake();
@@ -161,6 +170,9 @@ export class Connection {
     switch (message.type) {
       case "ping":
         return;
+      case "status":
+        this.#showStoreStatus(message);
+        return;
       case "welcome":
         this.#welcomed = true;
         this.#retryCount = 0;
@@ -181,10 +193,30 @@ export class Connection {
           );
           return;
         }
+        if (FINAL_CODES.has(message.code)) {
+          this.stop();
+        }
         this.#onMessage(message);
         return;
       default:
         this.#onMessage(message);
+    }
+  }
+
+  /** Shows a pause notice until the server reports that changes are saved again. */
+  #showStoreStatus(status) {
+    const element = this.#storeStatusElement;
+    if (!element) {
+      return;
+    }
+    clearTimeout(this.#storeNoticeTimer);
+    element.dataset.store = status.store;
+    element.textContent = status.message;
+    element.hidden = false;
+    if (status.store === "ok") {
+      this.#storeNoticeTimer = setTimeout(() => {
+        element.hidden = true;
+      }, RESUMED_NOTICE_MS);
     }
   }
 

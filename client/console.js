@@ -526,6 +526,7 @@ byId("export-json").addEventListener("click", () => downloadExport("json"));
 const connection = new Connection({
   hello: () => ({ type: "control", workshop: workshopId, token }),
   statusElement: byId("connection-status"),
+  storeStatusElement: byId("store-status"),
   onMessage(message) {
     switch (message.type) {
       case "welcome":

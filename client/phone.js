@@ -459,6 +459,7 @@ async function start() {
   connection = new Connection({
     hello: () => ({ type: "join", code, role: participant.role ?? null, token: participant.token }),
     statusElement,
+    storeStatusElement: byId("store-status"),
     onMessage(message) {
       switch (message.type) {
         case "welcome":

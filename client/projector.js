@@ -144,6 +144,7 @@ addEventListener("resize", () => {
 const connection = new Connection({
   hello: () => ({ type: "watch", workshop: workshopId }),
   statusElement: byId("connection-status"),
+  storeStatusElement: byId("store-status"),
   onMessage(message) {
     switch (message.type) {
       case "welcome":
