@@ -518,6 +518,38 @@ async function downloadExport(format) {
   announce(status, `Downloaded ${filename}.`);
 }
 
+/** Deletes the workshop after the facilitator confirms, then forgets its token. */
+async function deleteWorkshop() {
+  const title = view ? view.title : workshopId;
+  if (!confirm(`Delete "${title}" with all its votes, agreements and notes? This cannot be undone.`)) {
+    return;
+  }
+  showError("");
+  let response;
+  try {
+    response = await fetch(`/api/workshops/${encodeURIComponent(workshopId)}`, {
+      method: "DELETE",
+      headers: { Authorization: `Bearer ${token}` },
+    });
+  } catch (error) {
+    showError(`Deleting the workshop failed: ${error.message}. Try again.`);
+    return;
+  }
+  if (!response.ok) {
+    showError(await errorDetail(response, "Deleting the workshop"));
+    return;
+  }
+  connection.stop();
+  try {
+    localStorage.removeItem(tokenStorageKey);
+  } catch (error) {
+    console.warn("Removing the stored facilitator token failed:", error);
+  }
+  consoleBody.hidden = true;
+  showError("The workshop and all its data are deleted.");
+}
+
+byId("delete-button").addEventListener("click", deleteWorkshop);
 byId("export-csv").addEventListener("click", () => downloadExport("csv"));
 byId("export-json").addEventListener("click", () => downloadExport("json"));
 
@@ -540,6 +572,9 @@ const connection = new Connection({
         break;
       case "error":
         showError(message.message);
+        if (message.code === "workshop_deleted") {
+          consoleBody.hidden = true;
+        }
         break;
       default:
         break;

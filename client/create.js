@@ -10,6 +10,7 @@ const rubricSelect = document.getElementById("rubric");
 const agendaList = document.getElementById("agenda");
 const errorRegion = document.getElementById("create-error");
 const submitButton = document.getElementById("create-button");
+const passwordField = document.getElementById("password-field");
 
 let rubrics = [];
 
@@ -41,6 +42,28 @@ async function loadRubrics() {
   const preferred = rubrics.find((rubric) => rubric.id === DEFAULT_RUBRIC) ?? rubrics[0];
   rubricSelect.value = preferred.id;
   renderAgenda(preferred);
+}
+
+/** Shows the organiser password field when the server requires one (GET /api/config). */
+async function loadConfig() {
+  try {
+    const response = await fetch("/api/config", { headers: { Accept: "application/json" } });
+    if (response.ok) {
+      const config = await response.json();
+      passwordField.hidden = !config.organiser_password_required;
+    }
+  } catch (error) {
+    // Without the config the form still works; a server that needs the password
+    // answers the submission with 401 and the field is shown then.
+    console.warn("Loading /api/config failed:", error);
+  }
+}
+
+function showPasswordField() {
+  passwordField.hidden = false;
+  const input = form.elements.password;
+  input.setAttribute("aria-invalid", "true");
+  input.focus();
 }
 
 function selectedRubric() {
@@ -138,6 +161,9 @@ function readForm() {
   if (!Number.isInteger(threshold) || threshold < 1 || threshold > 100) {
     throw new FieldError("small_group_threshold", "The small-group threshold must be a whole number from 1 to 100.");
   }
+  if (!passwordField.hidden && form.elements.password.value === "") {
+    throw new FieldError("password", "Enter the organiser password.");
+  }
   return {
     title,
     scope: form.elements.scope.value,
@@ -181,9 +207,13 @@ form.addEventListener("submit", async (event) => {
   submitButton.disabled = true;
   submitButton.textContent = "Creating…";
   try {
+    const headers = { "Content-Type": "application/json", Accept: "application/json" };
+    if (!passwordField.hidden) {
+      headers.Authorization = `Bearer ${form.elements.password.value}`;
+    }
     const response = await fetch("/api/workshops", {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      headers,
       body: JSON.stringify(body),
     });
     if (response.status === 201) {
@@ -191,7 +221,14 @@ form.addEventListener("submit", async (event) => {
       location.assign(created.facilitator_url);
       return;
     }
-    showError(await errorDetail(response, "Creating the workshop"));
+    if (response.status === 401) {
+      // The server's message is written for API clients (it names the header), so
+      // the form says what to do in its own words.
+      showError("The organiser password is missing or wrong. Enter it and try again.");
+      showPasswordField();
+    } else {
+      showError(await errorDetail(response, "Creating the workshop"));
+    }
   } catch (error) {
     showError(`Creating the workshop failed: ${error.message}. Check the connection and try again.`);
   }
@@ -199,4 +236,5 @@ form.addEventListener("submit", async (event) => {
   submitButton.textContent = "Create workshop";
 });
 
+loadConfig();
 loadRubrics();

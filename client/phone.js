@@ -476,6 +476,11 @@ async function start() {
           break;
         case "error":
           showError(message.message);
+          if (message.code === "workshop_deleted") {
+            stage.replaceChildren();
+            announce(voteStatus, "");
+            byId("role-line").hidden = true;
+          }
           break;
         default:
           break;

@@ -136,10 +136,15 @@ function fitToScreen() {
 }
 
 let fitFrame = 0;
-addEventListener("resize", () => {
+
+function fitSoon() {
   cancelAnimationFrame(fitFrame);
   fitFrame = requestAnimationFrame(fitToScreen);
-});
+}
+
+addEventListener("resize", fitSoon);
+// An error or a paused notice above <main> takes height from it.
+new ResizeObserver(fitSoon).observe(document.querySelector(".projector-notices"));
 
 const connection = new Connection({
   hello: () => ({ type: "watch", workshop: workshopId }),
@@ -156,6 +161,10 @@ const connection = new Connection({
         break;
       case "error":
         showError(message.message);
+        if (message.code === "workshop_deleted") {
+          main.hidden = true;
+          byId("join-strip").hidden = true;
+        }
         break;
       default:
         break;

@@ -21,6 +21,7 @@ __all__ = (
     "decode_client_message",
     "encode",
     "protocol_schema",
+    "salvage_ref",
 )
 
 Ref = Annotated[int, msgspec.Meta(ge=0, le=2**53)] | None
@@ -170,9 +171,25 @@ _decoder = msgspec.json.Decoder(ClientMessage)
 _encoder = msgspec.json.Encoder()
 
 
+class _RefOnly(msgspec.Struct):
+    ref: int | None = None
+
+
+_ref_decoder = msgspec.json.Decoder(_RefOnly)
+
+
 def decode_client_message(data: str | bytes) -> ClientMessage:
     """Decode one client frame; raises ``msgspec.DecodeError`` naming the bad field."""
     return _decoder.decode(data)
+
+
+def salvage_ref(data: str | bytes) -> int | None:
+    """Return the ``ref`` of a frame that failed to decode, when it has a usable one."""
+    try:
+        ref = _ref_decoder.decode(data).ref
+    except msgspec.DecodeError:
+        return None
+    return ref if ref is not None and 0 <= ref <= 2**53 else None
 
 
 def encode(message: ServerMessage) -> bytes:

@@ -36,6 +36,7 @@ from server.protocol import (
     Welcome,
     decode_client_message,
     encode,
+    salvage_ref,
 )
 from server.security import RateLimiter, client_address, origin_allowed
 from server.settings import Settings
@@ -300,7 +301,7 @@ async def _receive_loop(socket: WebSocket, session: _Session) -> None:
         try:
             message = decode_client_message(frame)
         except msgspec.DecodeError as error:
-            session.reject(None, "invalid_message", f"Invalid message: {error}")
+            session.reject(salvage_ref(frame), "invalid_message", f"Invalid message: {error}")
             continue
         try:
             await session.handle(message)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import websockets
-
 from support import Client, ServerProcess, join_phone
 
 
@@ -110,7 +109,9 @@ async def test_full_workshop_turns_joiners_away(tmp_path: Path) -> None:
         first = await join_phone(server, workshop["join_code"], "staff")
         second = await join_phone(server, workshop["join_code"], "student")
         third = await Client.connect(server.ws_url)
-        reply = await third.request({"type": "join", "code": workshop["join_code"], "role": "staff"})
+        reply = await third.request(
+            {"type": "join", "code": workshop["join_code"], "role": "staff"}
+        )
         assert reply["code"] == "workshop_full"
         for phone in (first, second, third):
             await phone.close()

@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx
 import pytest
 import pytest_asyncio
-
 from support import Client, ServerProcess, free_port
 
 REDIS_SERVER = shutil.which("redis-server")

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from redis import asyncio as aioredis
-
 from support import Client, ServerProcess
 
 REDIS_URL = os.environ.get("TEST_REDIS_WORKERS_URL", "redis://127.0.0.1:6379/14")

@@ -1,0 +1,510 @@
+"""Benchmark the product server against the websockets-only baseline in one run.
+
+For each server this starts it pinned to CPU 0, creates a workshop, runs
+``bench/loadgen.py`` pinned to CPU 1 against it, stops the server and keeps the
+generator's JSON. It then prints a Markdown table of both servers' figures, the
+product-to-baseline ratios and the targets, and with ``--record`` appends that table,
+the command, the commit and the machine to a Markdown file.
+
+Example: ``.venv/bin/python bench/run.py --phones 2000 --record docs/benchmarks.md``
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from loadgen import raise_open_file_limit  # noqa: E402
+from profile_summary import summarise_profile  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+SERVER_CPU = "0"
+GENERATOR_CPU = "1"
+READY_TIMEOUT = 30.0
+BASELINE_WORKSHOP = ("baseline", "BENCH1", "baseline-facilitator-token")
+
+# Targets for one process on one core with the embedded store, at 10,000 phones.
+TARGET_ACK_P99_MS = 250.0
+TARGET_FULL_COUNT_MS = 250.0
+TARGET_REVEAL_MAX_MS = 500.0
+TARGET_REVEAL_THROUGHPUT_RATIO = 0.8
+TARGET_KB_PER_PHONE = 25.0
+TARGET_STALL_MS = 100.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def pinned(cpu: str, command: list[str], pin: bool) -> list[str]:
+    return ["taskset", "-c", cpu, *command] if pin else command
+
+
+class Server:
+    """A server process started by this script and the log it writes."""
+
+    def __init__(self, label: str, command: list[str], env: dict[str, str], log: Path) -> None:
+        self.label = label
+        self.log = log
+        self._log_file = log.open("wb")
+        # taskset execs the server, so the pid is the server's own.
+        self.process = subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=self._log_file, stderr=subprocess.STDOUT
+        )
+
+    def wait_ready(self, marker: str) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(
+                    f"The {self.label} server exited with code {self.process.returncode} "
+                    f"before it was ready; see {self.log}"
+                )
+            if marker in self.log.read_text(errors="replace"):
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise SystemExit(
+            f"The {self.label} server did not print {marker!r} within {READY_TIMEOUT:.0f} s; "
+            f"see {self.log}"
+        )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self._log_file.close()
+
+
+def start_product(port: int, data_dir: Path, log: Path, pin: bool) -> tuple[Server, dict]:
+    env = {**os.environ, "DATA_DIR": str(data_dir)}
+    command = pinned(SERVER_CPU, [PYTHON, "-m", "server", "--port", str(port)], pin)
+    server = Server("product", command, env, log)
+    server.wait_ready("Uvicorn running on")
+    request = {
+        "title": "Bench",
+        "scope": "institution",
+        "unit": "Bench",
+        "small_group_threshold": 1,
+    }
+    try:
+        response = httpx.post(f"http://127.0.0.1:{port}/api/workshops", json=request, timeout=10)
+        response.raise_for_status()
+    except httpx.HTTPError as error:
+        server.stop()
+        raise SystemExit(f"Creating the workshop failed: {error}") from None
+    created = response.json()
+    workshop = {
+        "workshop": created["id"],
+        "code": created["join_code"],
+        "token": created["facilitator_token"],
+    }
+    return server, workshop
+
+
+def start_baseline(port: int, log: Path, pin: bool) -> tuple[Server, dict]:
+    workshop_id, code, token = BASELINE_WORKSHOP
+    command = pinned(
+        SERVER_CPU,
+        [
+            PYTHON,
+            str(ROOT / "bench" / "baseline_server.py"),
+            "--port",
+            str(port),
+            "--workshop",
+            workshop_id,
+            "--code",
+            code,
+            "--token",
+            token,
+        ],
+        pin,
+    )
+    server = Server("baseline", command, dict(os.environ), log)
+    server.wait_ready("Baseline running on")
+    return server, {"workshop": workshop_id, "code": code, "token": token}
+
+
+def run_generator(
+    label: str, port: int, server: Server, workshop: dict, arguments: argparse.Namespace
+) -> dict:
+    out = arguments.out_dir / f"{label}.json"
+    command = [
+        PYTHON,
+        str(ROOT / "bench" / "loadgen.py"),
+        "--url",
+        f"ws://127.0.0.1:{port}/ws",
+        "--workshop",
+        workshop["workshop"],
+        "--code",
+        workshop["code"],
+        "--token",
+        workshop["token"],
+        "--server-pid",
+        str(server.process.pid),
+        "--phones",
+        str(arguments.phones),
+        "--label",
+        label,
+        "--phone-processes",
+        str(arguments.phone_processes),
+        "--connect-concurrency",
+        str(arguments.connect_concurrency),
+        "--paced-seconds",
+        str(arguments.paced_seconds),
+        "--rounds",
+        str(arguments.rounds),
+        "--phase-timeout",
+        str(arguments.phase_timeout),
+        "--out",
+        str(out),
+    ]
+    if not arguments.deflate:
+        command.append("--no-deflate")
+    if arguments.profile:
+        profile_dir = arguments.out_dir / "profiles"
+        profile_dir.mkdir(exist_ok=True)
+        command += ["--profile-dir", str(profile_dir)]
+    limit = arguments.phase_timeout * (6 + 3 * arguments.rounds)
+    try:
+        completed = subprocess.run(
+            pinned(GENERATOR_CPU, command, arguments.pin), cwd=ROOT, timeout=limit, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise SystemExit(f"The load generator for {label} ran over {limit:.0f} s") from None
+    if completed.returncode != 0:
+        raise SystemExit(f"The load generator for {label} failed with code {completed.returncode}")
+    result: dict = json.loads(out.read_text())
+    return result
+
+
+# Report ----------------------------------------------------------------------------------------
+
+
+def machine_description() -> str:
+    model = "unknown CPU"
+    with open("/proc/cpuinfo", encoding="ascii", errors="replace") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    memory_kb = 0
+    with open("/proc/meminfo", encoding="ascii") as meminfo:
+        for line in meminfo:
+            if line.startswith("MemTotal:"):
+                memory_kb = int(line.split()[1])
+    versions = ", ".join(
+        f"{name} {metadata.version(name)}"
+        for name in ("websockets", "uvicorn", "litestar", "msgspec", "uvloop")
+    )
+    return (
+        f"{model}, {os.cpu_count()} cores, {memory_kb / 1024 / 1024:.1f} GiB, "
+        f"Linux {platform.release()}, Python {platform.python_version()}; {versions}"
+    )
+
+
+def commit() -> str:
+    try:
+        output = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        )
+    except OSError:
+        return "unknown"
+    return output.stdout.strip() or "unknown"
+
+
+def ratio(product: float | None, baseline: float | None) -> str:
+    if product is None or baseline is None or baseline == 0:
+        return ""
+    return f"{product / baseline:.2f}×"
+
+
+def shown(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def verdict(passed: bool | None) -> str:
+    if passed is None:
+        return ""
+    return "pass" if passed else "**fail**"
+
+
+Getter = Callable[[dict], Any]
+
+
+def render(results: dict[str, dict], arguments: argparse.Namespace, command_line: str) -> str:
+    product = results.get("product")
+    baseline = results.get("baseline")
+    rows: list[str] = []
+
+    def row(name: str, getter: Getter, target: str = "", check: Callable[..., Any] | None = None):
+        values = [getter(result) if result else None for result in (product, baseline)]
+        passed = None
+        if check is not None and values[0] is not None:
+            passed = check(values[0], values[1])
+        rows.append(
+            f"| {name} | {shown(values[0])} | {shown(values[1])} | "
+            f"{ratio(values[0], values[1])} | {target} | {verdict(passed)} |"
+        )
+
+    row("phones joined", lambda r: r["connect"]["joined"])
+    row("join failures", lambda r: r["connect"]["failures"])
+    row("joins/s (connect and join, 100 at once)", lambda r: r["connect"]["joins_per_s"])
+    row("join ack p99 ms", lambda r: r["connect"]["join_ack_ms"]["p99"])
+    row("server CPU µs per join", lambda r: r["connect"]["server_cpu_us_per_join"])
+    row("server RSS before phones MB", lambda r: r["memory"]["rss_before_kb"] / 1024)
+    row("server RSS with phones idle MB", lambda r: r["memory"]["rss_after_kb"] / 1024)
+    row(
+        "server KB per idle phone",
+        lambda r: r["memory"]["kb_per_phone"],
+        f"≤ {TARGET_KB_PER_PHONE:.0f}",
+        lambda p, b: p <= TARGET_KB_PER_PHONE,
+    )
+    round_count = min(len(r["rounds"]) for r in results.values())
+    for index in range(round_count):
+        number = index + 1
+
+        def votes(r: dict, index: int = index) -> dict:
+            return r["rounds"][index]["votes"]
+
+        def reveal(r: dict, index: int = index) -> dict:
+            return r["rounds"][index]["reveal"]
+
+        mode = (product or baseline or {})["rounds"][index]["mode"]
+        burst = mode == "burst"
+        prefix = f"round {number} ({mode})"
+        row(f"{prefix}: votes sent over ms", lambda r, f=votes: f(r)["send_window_ms"])
+        row(f"{prefix}: votes acked", lambda r, f=votes: f(r)["acked"])
+        row(f"{prefix}: ack p50 ms", lambda r, f=votes: f(r)["ack_ms"]["p50"])
+        row(
+            f"{prefix}: ack p99 ms",
+            lambda r, f=votes: f(r)["ack_ms"]["p99"],
+            f"< {TARGET_ACK_P99_MS:.0f}" if burst else "",
+            (lambda p, b: p < TARGET_ACK_P99_MS) if burst else None,
+        )
+        row(f"{prefix}: ack max ms", lambda r, f=votes: f(r)["ack_ms"]["max"])
+        row(f"{prefix}: vote to projector p50 ms", lambda r, f=votes: f(r)["projector_ms"]["p50"])
+        row(f"{prefix}: vote to projector p99 ms", lambda r, f=votes: f(r)["projector_ms"]["p99"])
+        row(
+            f"{prefix}: last vote to full count ms",
+            lambda r, f=votes: f(r)["last_vote_to_full_count_ms"],
+            f"≤ {TARGET_FULL_COUNT_MS:.0f}" if burst else "",
+            (lambda p, b: p <= TARGET_FULL_COUNT_MS) if burst else None,
+        )
+        row(f"{prefix}: server CPU µs per vote", lambda r, f=votes: f(r)["server_cpu_us_per_vote"])
+        row(
+            f"{prefix}: room views sent to phones while voting",
+            lambda r, f=votes: f(r)["phone_room_views"],
+        )
+        row(f"{prefix}: reveal p50 ms", lambda r, f=reveal: f(r)["ms"]["p50"])
+        row(f"{prefix}: reveal p99 ms", lambda r, f=reveal: f(r)["ms"]["p99"])
+        row(
+            f"{prefix}: reveal max ms",
+            lambda r, f=reveal: f(r)["ms"]["max"],
+            f"≤ {TARGET_REVEAL_MAX_MS:.0f}",
+            lambda p, b: p <= TARGET_REVEAL_MAX_MS,
+        )
+        row(f"{prefix}: reveal phones missing", lambda r, f=reveal: f(r)["missing"])
+        row(
+            f"{prefix}: reveal phones/s (phones ÷ max)",
+            lambda r, f=reveal: f(r)["phones_per_s"],
+            f"≥ {TARGET_REVEAL_THROUGHPUT_RATIO}× baseline",
+            lambda p, b: None if b is None else p >= TARGET_REVEAL_THROUGHPUT_RATIO * b,
+        )
+        row(
+            f"{prefix}: reveal server CPU µs per phone",
+            lambda r, f=reveal: f(r)["server_cpu_us_per_phone"],
+        )
+    row(
+        "stall probe: max round trip ms",
+        lambda r: r["stalls"]["whole_run"]["rtt_ms"]["max"],
+        f"≤ {TARGET_STALL_MS:.0f}",
+        lambda p, b: p <= TARGET_STALL_MS,
+    )
+    row("stall probe: round trips over 100 ms", lambda r: r["stalls"]["whole_run"]["over_100ms"])
+    row("stall probe: p99 round trip ms", lambda r: r["stalls"]["whole_run"]["rtt_ms"]["p99"])
+
+    when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"### {arguments.phones:,} phones, {when}",
+        "",
+        f"- command: `{command_line}`",
+        f"- commit: `{commit()}`",
+        f"- machine: {machine_description()}",
+        f"- pinning: {'server on CPU 0, generator on CPU 1' if arguments.pin else 'none'}; "
+        f"permessage-deflate {'offered' if arguments.deflate else 'not offered'}; "
+        f"{arguments.phone_processes} phone process(es)",
+        "",
+        "| figure | product | baseline | product ÷ baseline | target | product |",
+        "| --- | ---: | ---: | ---: | --- | --- |",
+        *rows,
+        "",
+        generator_note(results),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def generator_note(results: dict[str, dict]) -> str:
+    """Say in which phases the generator itself used over 90 % of its core."""
+    busy = []
+    for label, result in results.items():
+        for round_result in result["rounds"]:
+            for phase in ("votes", "reveal"):
+                clients = round_result[phase]["client"]
+                cpu = sum(client["cpu_s"] for client in clients)
+                wall = max(client["wall_s"] for client in clients)
+                if wall > 0.05 and cpu / wall > 0.9:
+                    busy.append(f"{label} round {round_result['round']} {phase}")
+        clients = result["connect"]["client"]
+        cpu = sum(client["cpu_s"] for client in clients)
+        wall = max(client["wall_s"] for client in clients)
+        if wall > 0.05 and cpu / wall > 0.9:
+            busy.append(f"{label} connect")
+    if not busy:
+        return "The generator's core stayed under 90 % busy in every phase."
+    return (
+        "The generator's core was over 90 % busy in: "
+        + ", ".join(busy)
+        + ". Latencies there include the generator's own queueing, so they are upper bounds."
+    )
+
+
+def profile_section(profile_dir: Path) -> str:
+    lines = ["", "#### Profile hot spots (py-spy, server process)", ""]
+    for path in sorted(profile_dir.glob("*.txt")):
+        lines.append(f"`{path.name}`:")
+        lines.append("")
+        lines.append(summarise_profile(path, limit=12))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def parse_arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--phones", type=int, default=500, help="phones to connect (default 500)")
+    parser.add_argument(
+        "--phone-processes",
+        type=int,
+        help="generator processes for the phones (default 1 up to 5,000 phones, else 2)",
+    )
+    parser.add_argument(
+        "--connect-concurrency",
+        type=int,
+        default=100,
+        help="phones connecting and joining at once (default 100)",
+    )
+    parser.add_argument(
+        "--paced-seconds", type=float, default=5.0, help="seconds over which round 1's votes spread"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds: round 1 paced, later ones bursts (default 3)"
+    )
+    parser.add_argument(
+        "--servers",
+        default="product,baseline",
+        help="comma-separated servers to run, from product and baseline (default both)",
+    )
+    parser.add_argument(
+        "--no-deflate",
+        dest="deflate",
+        action="store_false",
+        help="phones do not offer permessage-deflate",
+    )
+    parser.add_argument(
+        "--no-pin", dest="pin", action="store_false", help="do not pin processes to CPUs"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="record each server with py-spy during the vote bursts and reveals",
+    )
+    parser.add_argument(
+        "--phase-timeout", type=float, default=120.0, help="seconds allowed for each phase"
+    )
+    parser.add_argument(
+        "--out-dir", type=Path, help="folder for the JSON, logs and profiles (default: a new temp folder)"
+    )
+    parser.add_argument(
+        "--record", type=Path, help="Markdown file to append the results to, e.g. docs/benchmarks.md"
+    )
+    arguments = parser.parse_args()
+    if arguments.phone_processes is None:
+        arguments.phone_processes = 1 if arguments.phones <= 5000 else 2
+    if arguments.out_dir is None:
+        arguments.out_dir = Path(tempfile.mkdtemp(prefix="common-ground-bench-"))
+    arguments.out_dir.mkdir(parents=True, exist_ok=True)
+    servers = [name.strip() for name in arguments.servers.split(",") if name.strip()]
+    unknown = set(servers) - {"product", "baseline"}
+    if unknown or not servers:
+        parser.error(f"--servers takes product and/or baseline, not {arguments.servers!r}")
+    arguments.server_names = servers
+    if arguments.pin and (os.cpu_count() or 1) < 2:
+        parser.error("pinning needs 2 CPUs; pass --no-pin on a single-CPU machine")
+    return arguments
+
+
+def main() -> None:
+    arguments = parse_arguments()
+    command_line = " ".join(shlex.quote(part) for part in [".venv/bin/python", *sys.argv])
+    # Children inherit the limit: the server needs a descriptor per phone.
+    raise_open_file_limit(arguments.phones + 1000)
+    results: dict[str, dict] = {}
+    for label in arguments.server_names:
+        port = free_port()
+        log = arguments.out_dir / f"{label}.log"
+        with tempfile.TemporaryDirectory(prefix="common-ground-data-") as data_dir:
+            if label == "product":
+                server, workshop = start_product(port, Path(data_dir), log, arguments.pin)
+            else:
+                server, workshop = start_baseline(port, log, arguments.pin)
+            print(f"{label} server pid {server.process.pid} on port {port}", flush=True)
+            try:
+                results[label] = run_generator(label, port, server, workshop, arguments)
+            finally:
+                server.stop()
+    report = render(results, arguments, command_line)
+    if arguments.profile:
+        report += profile_section(arguments.out_dir / "profiles")
+    (arguments.out_dir / "summary.md").write_text(report)
+    print()
+    print(report)
+    print(f"JSON, logs and the summary are in {arguments.out_dir}")
+    if arguments.record:
+        with arguments.record.open("a", encoding="utf-8") as record:
+            record.write("\n" + report)
+        print(f"Appended the results to {arguments.record}")
+
+
+if __name__ == "__main__":
+    main()
