@@ -565,6 +565,8 @@ class Observer:
         self.probe_sent: dict[int, float] = {}
         self.probe_results: list[tuple[float, float]] = []
         """Probe only: (sent, round-trip seconds) per answered probe."""
+        self.probe_lateness: list[tuple[float, float]] = []
+        """Probe only: (sent, seconds the send was behind its schedule) per probe."""
         self.reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
@@ -615,7 +617,10 @@ class Observer:
         next_at = time.monotonic()
         while not stop.is_set():
             ref += 1
-            self.probe_sent[ref] = time.monotonic()
+            now = time.monotonic()
+            # How late this process woke up: a stall of the generator, not the server.
+            self.probe_lateness.append((now, now - next_at))
+            self.probe_sent[ref] = now
             await self.socket.send(f'{{"type":"vote","round":1,"level":1,"ref":{ref}}}')
             next_at += PROBE_INTERVAL
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
@@ -627,8 +632,10 @@ def stall_summary(probe: Observer, start: float, end: float) -> dict:
     unanswered = [sent for sent in probe.probe_sent.values() if start <= sent < end]
     answered_at = sorted(sent + rtt for sent, rtt in results)
     gaps = [b - a for a, b in zip(answered_at, answered_at[1:], strict=False)]
+    lateness = [late for sent, late in probe.probe_lateness if start <= sent < end]
     return {
         "probes": len(results),
+        "generator_max_lateness_ms": round(max(lateness) * 1000, 1) if lateness else None,
         "unanswered": len(unanswered),
         "rtt_ms": summarise_ms([rtt for _, rtt in results]),
         "max_reply_gap_ms": round(max(gaps) * 1000, 1) if gaps else None,
@@ -663,6 +670,9 @@ class Controller:
         self.console_ref = 100
         self.profiler: subprocess.Popen[bytes] | None = None
         self.joined = 0
+        self.started = time.monotonic()
+        self.phase_windows: list[tuple[str, float, float]] = []
+        """(name, start, end) of each measured phase, for the stall summaries."""
 
     # Workers
 
@@ -797,9 +807,18 @@ class Controller:
         finally:
             stop_probe.set()
             await asyncio.wait({probe_task}, timeout=2)
+        # Summarised only now, so that answers that came in after a phase ended count.
         self.result["stalls"] = {
             "whole_run": stall_summary(self.prober, 0.0, time.monotonic()),
+            "phases": {
+                name: stall_summary(self.prober, start, end)
+                for name, start, end in self.phase_windows
+            },
             "threshold_ms": STALL_THRESHOLD_MS,
+            "timeline": [
+                [round(sent - self.started, 3), round(rtt * 1000, 1)]
+                for sent, rtt in self.prober.probe_results
+            ],
         }
         await self.ask_workers(("close",), 30)
         self.stop_workers()
@@ -821,6 +840,7 @@ class Controller:
         finished = max(answer["finished"] for answer in answers)
         joined = len(joins)
         wall = finished - start_at
+        self.phase_windows.append(("connect", start_at, finished))
         settle = await wait_until_server_quiet(self.pid, 30)
         idle = read_server_usage(self.pid)
         cpu = usage_between(before, after_connect)
@@ -877,7 +897,7 @@ class Controller:
         full_count_at = await self.wait_for_projector(round_number, self.joined, 10.0)
         await self.stop_profiler()
         round_result["votes"] = self.vote_figures(answers, before, after_votes, full_count_at)
-        round_result["stalls_votes"] = stall_summary(self.prober, start_at, time.monotonic())
+        self.phase_windows.append((f"round {round_number} votes", start_at, time.monotonic()))
 
         # Reveal
         await wait_until_server_quiet(self.pid, 15)
@@ -898,7 +918,7 @@ class Controller:
         round_result["reveal"] = self.reveal_figures(
             answers, sent, acked, before, after_reveal, round_number, views_before
         )
-        round_result["stalls_reveal"] = stall_summary(self.prober, sent, time.monotonic())
+        self.phase_windows.append((f"round {round_number} reveal", sent, time.monotonic()))
         self.result["rounds"].append(round_result)
         votes, reveal = round_result["votes"], round_result["reveal"]
         print(

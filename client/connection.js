@@ -111,9 +111,10 @@ export class Connection {
   /**
    * Sends a command with a fresh `ref`.
    *
-   * Returns a promise that resolves with the `ack` and rejects with a CommandError: the
-   * server's `error`, "not_connected" when no welcomed socket is open, or "disconnected"
-   * when the socket closed before the server replied (the command may or may not be stored).
+   * Returns a promise that resolves with the `ack` and rejects with a CommandError. The
+   * error is the server's `error`, or "not_connected" when no welcomed socket is open, or
+   * "disconnected" when the socket closed before the server replied. After "disconnected"
+   * the command may or may not be stored.
    */
   send(message) {
     const socket = this.#socket;

@@ -518,7 +518,7 @@ async function downloadExport(format) {
   announce(status, `Downloaded ${filename}.`);
 }
 
-/** Deletes the workshop after the facilitator confirms, then forgets its token. */
+/** Deletes the workshop after the facilitator confirms, then removes its stored token. */
 async function deleteWorkshop() {
   const title = view ? view.title : workshopId;
   if (!confirm(`Delete "${title}" with all its votes, agreements and notes? This cannot be undone.`)) {

@@ -53,8 +53,8 @@ async function loadConfig() {
       passwordField.hidden = !config.organiser_password_required;
     }
   } catch (error) {
-    // Without the config the form still works; a server that needs the password
-    // answers the submission with 401 and the field is shown then.
+    // Without the config the form still works: a server that needs the password
+    // rejects the submission with 401, and the field is shown then.
     console.warn("Loading /api/config failed:", error);
   }
 }
@@ -222,8 +222,8 @@ form.addEventListener("submit", async (event) => {
       return;
     }
     if (response.status === 401) {
-      // The server's message is written for API clients (it names the header), so
-      // the form says what to do in its own words.
+      // The server's message is written for API clients because it names the
+      // header, so the form shows its own instruction.
       showError("The organiser password is missing or wrong. Enter it and try again.");
       showPasswordField();
     } else {

@@ -64,6 +64,8 @@ def main() -> None:
         "port": settings.port,
         "ws_max_size": MAX_WEBSOCKET_MESSAGE,
         "proxy_headers": True,
+        "ws_ping_interval": settings.ping_interval,
+        "ws_ping_timeout": settings.ping_timeout,
         "log_level": settings.log_level.lower(),
     }
     if workers == 1:

@@ -30,6 +30,10 @@ class Settings:
     """When set, creating a workshop needs it as ``Authorization: Bearer <password>``."""
     max_participants: int = 20_000
     """Participants one workshop accepts; the next one to join is told it is full."""
+    ping_interval: float = 20.0
+    """Seconds between websocket pings; a client that misses a pong for ``ping_timeout``
+    seconds more is disconnected, which is how a phone that vanished is noticed."""
+    ping_timeout: float = 20.0
     redis_url: str | None = None
     """Redis server shared by several workers, e.g. ``redis://127.0.0.1:6379/0``; without
     it, workshops are stored in SQLite under ``data_dir`` and one process serves them."""
@@ -38,7 +42,8 @@ class Settings:
     def from_environment(cls) -> Settings:
         """Read the settings from ``HOST``, ``PORT``, ``DATA_DIR``, ``RUBRIC_DIR``,
         ``PUBLIC_URL``, ``LOG_LEVEL``, ``REDIS_URL``, ``RETENTION_DAYS``,
-        ``ORGANISER_PASSWORD`` and ``MAX_PARTICIPANTS``."""
+        ``ORGANISER_PASSWORD``, ``MAX_PARTICIPANTS``, ``WS_PING_INTERVAL`` and
+        ``WS_PING_TIMEOUT``."""
         environment = os.environ
         defaults = cls()
         port = int(_positive_number(environment, "PORT", defaults.port))
@@ -52,6 +57,8 @@ class Settings:
             log_level=environment.get("LOG_LEVEL", defaults.log_level).upper(),
             redis_url=environment.get("REDIS_URL") or None,
             organiser_password=environment.get("ORGANISER_PASSWORD") or None,
+            ping_interval=_positive_number(environment, "WS_PING_INTERVAL", defaults.ping_interval),
+            ping_timeout=_positive_number(environment, "WS_PING_TIMEOUT", defaults.ping_timeout),
             max_participants=int(
                 _positive_number(environment, "MAX_PARTICIPANTS", defaults.max_participants)
             ),
