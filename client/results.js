@@ -87,9 +87,8 @@ export function describeGap(result, view) {
   const [firstId, secondId] = view.comparison;
   const first = groupName(view, firstId);
   const second = groupName(view, secondId);
-  const hidden = view.comparison.filter((roleId) => result.hidden_roles.includes(roleId));
-  if (hidden.length > 0) {
-    const names = hidden.map((roleId) => groupName(view, roleId)).join(" and ");
+  if (result.hidden_roles.length > 0) {
+    const names = hiddenGroupNames(result, view);
     return `No gap between ${first} and ${second} is shown, because the split for ${names} is hidden.`;
   }
 
@@ -178,6 +177,11 @@ function renderDistribution(distribution, view, { heading, className }) {
   ]);
 }
 
+/** Returns the hidden roles as words: "staff", or "staff and students". */
+function hiddenGroupNames(result, view) {
+  return result.hidden_roles.map((roleId) => groupName(view, roleId)).join(" and ");
+}
+
 function renderHiddenRole(roleId, view) {
   return element("section", { className: `distribution hidden-role role-${roleIndex(view, roleId)}` }, [
     element("h3", { className: "distribution-name", text: capitalise(groupName(view, roleId)) }),
@@ -185,6 +189,21 @@ function renderHiddenRole(roleId, view) {
       text:
         `Fewer than ${view.small_group_threshold} ${groupName(view, roleId)} chose a level, ` +
         "so their split is hidden; they are counted in the room total.",
+    }),
+  ]);
+}
+
+/**
+ * Returns the note for a role big enough to show but withheld anyway: with two
+ * roles, the room total minus its split would give the hidden role's split away.
+ */
+function renderWithheldRole(roleId, result, view) {
+  return element("section", { className: `distribution hidden-role role-${roleIndex(view, roleId)}` }, [
+    element("h3", { className: "distribution-name", text: capitalise(groupName(view, roleId)) }),
+    element("p", {
+      text:
+        "Their split is withheld too, because the room total minus it would give away " +
+        `how the ${hiddenGroupNames(result, view)} voted.`,
     }),
   ]);
 }
@@ -244,6 +263,9 @@ export function renderResult(result, view, { compact = false } = {}) {
     const distribution = result.roles[role.id];
     if (result.hidden_roles.includes(role.id)) {
       panels.append(renderHiddenRole(role.id, view));
+    } else if (result.hidden_roles.length > 0) {
+      // The server withholds every split once any role is hidden.
+      panels.append(renderWithheldRole(role.id, result, view));
     } else if (distribution && (distribution.voters > 0 || view.comparison.includes(role.id))) {
       panels.append(
         renderDistribution(distribution, view, {
