@@ -31,16 +31,17 @@ function roleIndex(view, roleId) {
 /**
  * Returns how a role's members are named mid-sentence: "staff", "students".
  *
- * NOTE: The plural is a guess: "s" is added unless the name ends in "s" or
- * "staff". A rubric with a role such as "Faculty" would read oddly.
+ * The rubric's `plural` is used when it gives one. Otherwise "s" is added unless
+ * the name ends in "s" or "staff".
  */
 export function groupName(view, roleId, count = 2) {
-  let name = roleName(view, roleId);
+  const role = view.roles.find((candidate) => candidate.id === roleId);
+  let name = count !== 1 && role?.plural ? role.plural : roleName(view, roleId);
   // Lower-case the first letter unless the name starts with an acronym ("NUS officer").
   if (!/^[A-Z]{2}/.test(name)) {
     name = name.charAt(0).toLowerCase() + name.slice(1);
   }
-  if (count === 1 || /staff$/i.test(name) || /s$/i.test(name)) {
+  if (count === 1 || role?.plural || /staff$/i.test(name) || /s$/i.test(name)) {
     return name;
   }
   return `${name}s`;

@@ -114,7 +114,11 @@ class JoinInfo(msgspec.Struct):
 def _public_base(settings: Settings, connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     if settings.public_url:
         return settings.public_url
-    return str(connection.base_url).rstrip("/")
+    base = str(connection.base_url).rstrip("/")
+    # A websocket's own URL is ws:// or wss://; the pages it links to are http(s).
+    if base.startswith("ws"):
+        base = "http" + base[2:]
+    return base
 
 
 def _hub(state: State) -> Hub:

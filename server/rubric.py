@@ -32,6 +32,8 @@ class Role(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
     id: Identifier
     name: Title
+    plural: Title | None = None
+    """The name for several people, e.g. "Students"; the name itself when not given."""
 
 
 class Principle(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS events (
 ) WITHOUT ROWID;
 """
 
+SCHEMA_VERSION = 1
 PURGE_INTERVAL = 3600.0
 """Seconds between two sweeps for workshops idle for longer than the retention period."""
 
@@ -175,7 +176,16 @@ class SqliteEventStore:
         # FULL syncs the WAL at every commit, so a committed event survives power loss.
         connection.execute("PRAGMA synchronous=FULL")
         connection.execute("PRAGMA busy_timeout=5000")
+        (version,) = connection.execute("PRAGMA user_version").fetchone()
+        tables = connection.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'")
+        if version != SCHEMA_VERSION and tables.fetchone()[0]:
+            connection.close()
+            raise StoreUnavailable(
+                f"{self._path} was written by a development build (schema version {version}, "
+                f"expected {SCHEMA_VERSION}); move it away to start with an empty store"
+            )
         connection.executescript(_SCHEMA)
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self._connection = connection
 
     def _disconnect(self) -> None:
