@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -157,3 +158,16 @@ async def test_redis_keys_carry_retention() -> None:
     finally:
         await client.aclose()
         await store.close()
+
+
+async def test_sqlite_refuses_unknown_schema(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE workshops (id TEXT PRIMARY KEY, join_code TEXT)")
+    old.commit()
+    old.close()
+
+    store = SqliteEventStore(path)
+    with pytest.raises(StoreUnavailable, match="move it away"):
+        await store.open()
+    await store.close()

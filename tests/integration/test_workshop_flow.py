@@ -279,6 +279,7 @@ async def test_rejoin_with_token_resumes_vote(server: ServerProcess) -> None:
     welcome = again.messages[0]
     assert welcome["type"] == "welcome"
     assert welcome["role"] == "staff"
+    assert welcome["join_url"] == f"{server.url}/j/{workshop['join_code']}"
     mine = await again.expect("your_vote")
     assert mine == {"type": "your_vote", "round": 1, "voted": True, "level": 4}
     # A change after the rejoin yields a console view that includes the rejoin.
