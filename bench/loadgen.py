@@ -36,7 +36,7 @@ import subprocess
 import sys
 import time
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
@@ -53,6 +53,8 @@ NOT_SURE_EVERY = 13
 """Every 13th phone votes "not sure" (``level: null``)."""
 PROBE_INTERVAL = 0.02
 """Seconds between two stall-probe messages."""
+PROBE_TIMEOUT = 10.0
+"""A probe unanswered for this long is recorded as a 10 s round trip."""
 STALL_THRESHOLD_MS = 100.0
 QUIET_CPU_SHARE = 0.05
 """The server counts as settled when it used under 5 % of a core over a 0.3 s window."""
@@ -130,9 +132,36 @@ def summarise_ms(seconds: Sequence[float]) -> dict[str, float | int | None]:
 # The server's resource use, from /proc ---------------------------------------------------
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """Return a process's on-CPU time over all its threads, from /proc/PID/task/*/schedstat."""
+    on_cpu_ns = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat", encoding="ascii") as schedstat:
+                on_cpu_ns += int(schedstat.read().split()[0])
+        except FileNotFoundError:
+            continue  # the thread ended between listdir and open
+    return on_cpu_ns / 1e9
+
+
+def core_busy_seconds() -> dict[int, float]:
+    """Return the seconds each CPU has spent busy since boot, from /proc/stat."""
+    ticks_per_second = os.sysconf("SC_CLK_TCK")
+    busy = {}
+    with open("/proc/stat", encoding="ascii") as stat:
+        for line in stat:
+            name, *values = line.split()
+            if not name.startswith("cpu") or name == "cpu":
+                continue
+            ticks = [int(value) for value in values]
+            idle = ticks[3] + ticks[4]  # idle and iowait
+            busy[int(name[3:])] = (sum(ticks[:8]) - idle) / ticks_per_second
+    return busy
+
+
 @dataclass
 class ServerUsage:
-    """CPU seconds and resident memory of one process, read at ``taken_at``."""
+    """The server's CPU time and memory, and every core's busy time, read at ``taken_at``."""
 
     taken_at: float
     cpu_seconds: float
@@ -141,6 +170,13 @@ class ServerUsage:
     """utime + stime from /proc/PID/stat (all threads), at the kernel's tick resolution."""
     rss_kb: int
     threads: int
+    core_busy: dict[int, float]
+    generator_cpu_seconds: float
+    """CPU time of this process and the phone workers listed in ``GENERATOR_PIDS``."""
+
+
+GENERATOR_PIDS: list[int] = []
+"""Pids of the generator's processes other than this one, for the interference check."""
 
 
 def read_server_usage(pid: int) -> ServerUsage:
@@ -163,25 +199,48 @@ def read_server_usage(pid: int) -> ServerUsage:
             elif line.startswith("Threads:"):
                 threads = int(line.split()[1])
 
-    on_cpu_ns = 0
-    for task in os.listdir(f"/proc/{pid}/task"):
+    generator_cpu = process_cpu_seconds(os.getpid())
+    for worker_pid in GENERATOR_PIDS:
         try:
-            with open(f"/proc/{pid}/task/{task}/schedstat", encoding="ascii") as schedstat:
-                on_cpu_ns += int(schedstat.read().split()[0])
+            generator_cpu += process_cpu_seconds(worker_pid)
         except FileNotFoundError:
-            continue  # the thread ended between listdir and open
-    return ServerUsage(taken_at, on_cpu_ns / 1e9, tick_cpu_seconds, rss_kb, threads)
+            continue
+    return ServerUsage(
+        taken_at=taken_at,
+        cpu_seconds=process_cpu_seconds(pid),
+        tick_cpu_seconds=tick_cpu_seconds,
+        rss_kb=rss_kb,
+        threads=threads,
+        core_busy=core_busy_seconds(),
+        generator_cpu_seconds=generator_cpu,
+    )
 
 
-def usage_between(before: ServerUsage, after: ServerUsage) -> dict[str, float]:
+def usage_between(before: ServerUsage, after: ServerUsage, server_pid: int) -> dict[str, float]:
+    """Return the server's CPU use between two readings, and how busy other programs kept
+    the server's core and the generator's core (the tick resolution of /proc/stat, 10 ms,
+    limits their precision)."""
     wall = after.taken_at - before.taken_at
     cpu = after.cpu_seconds - before.cpu_seconds
-    return {
+    figures = {
         "wall_s": round(wall, 4),
         "cpu_s": round(cpu, 4),
         "tick_cpu_s": round(after.tick_cpu_seconds - before.tick_cpu_seconds, 3),
         "cpu_share": round(cpu / wall, 3) if wall > 0 else 0.0,
+        "generator_cpu_s": round(after.generator_cpu_seconds - before.generator_cpu_seconds, 4),
     }
+    server_cores = os.sched_getaffinity(server_pid)
+    generator_cores = os.sched_getaffinity(0)
+    if len(server_cores) == 1 and len(generator_cores) == 1 and server_cores != generator_cores:
+        (server_core,) = server_cores
+        (generator_core,) = generator_cores
+        server_core_busy = after.core_busy[server_core] - before.core_busy[server_core]
+        generator_core_busy = after.core_busy[generator_core] - before.core_busy[generator_core]
+        figures["other_on_server_core_s"] = round(max(0.0, server_core_busy - cpu), 3)
+        figures["other_on_generator_core_s"] = round(
+            max(0.0, generator_core_busy - figures["generator_cpu_s"]), 3
+        )
+    return figures
 
 
 async def wait_until_server_quiet(pid: int, timeout: float) -> float:
@@ -325,6 +384,8 @@ class PhoneWorker:
         self._votes_answered = asyncio.Event()
         self._reveals_outstanding = 0
         self._reveals_arrived = asyncio.Event()
+        self._reveal_clock = PhaseClock()
+        self._reveal_counters = self.counters()
 
     def counters(self) -> dict[str, int]:
         return {
@@ -351,6 +412,7 @@ class PhoneWorker:
         limit = asyncio.Semaphore(concurrency)
         handshakes: list[float] = []
         joins: list[float] = []
+        join_times: list[float] = []
         failures: list[str] = []
         compression = "deflate" if self.options["deflate"] else None
 
@@ -384,7 +446,9 @@ class PhoneWorker:
                 if reply.type != "ack":
                     failures.append(f"join: error {reply.code}")
                     return
-                joins.append(time.monotonic() - opened)
+                joined_at = time.monotonic()
+                joins.append(joined_at - opened)
+                join_times.append(joined_at)
 
         tasks = [asyncio.create_task(open_one(phone)) for phone in self.phones]
         done, pending = await asyncio.wait(tasks, timeout=timeout)
@@ -400,6 +464,7 @@ class PhoneWorker:
             "finished": finished,
             "handshakes": handshakes,
             "joins": joins,
+            "join_times": join_times,
             "failures": failures[:20],
             "failure_count": len(failures) + len(pending),
             "client": clock.result(),
@@ -465,6 +530,8 @@ class PhoneWorker:
         }
 
     def arm_reveal(self, round_number: int) -> None:
+        self._reveal_clock = PhaseClock()
+        self._reveal_counters = self.counters()
         phones = self._connected()
         for phone in phones:
             phone.reveal_round = round_number
@@ -474,8 +541,8 @@ class PhoneWorker:
 
     async def collect_reveal(self, timeout: float) -> dict:
         """Wait until every phone has the revealed view, then return the receive times."""
-        clock = PhaseClock()
-        counters_before = self.counters()
+        clock = self._reveal_clock
+        counters_before = self._reveal_counters
         if self._reveals_outstanding > 0:
             try:
                 await asyncio.wait_for(self._reveals_arrived.wait(), timeout)
@@ -562,7 +629,8 @@ class Observer:
         self.replies: dict[int, asyncio.Future[tuple[float, Reply]]] = {}
         self.views: list[tuple[float, int, int, str, int]] = []
         """Projector only: (received, seq, latest round, its status, its voted total)."""
-        self.probe_sent: dict[int, float] = {}
+        self.probe_timeouts = 0
+        self.probe_reconnects = 0
         self.probe_results: list[tuple[float, float]] = []
         """Probe only: (sent, round-trip seconds) per answered probe."""
         self.probe_lateness: list[tuple[float, float]] = []
@@ -588,9 +656,6 @@ class Observer:
                     reply = reply_decoder.decode(data)
                     if reply.ref is None:
                         continue
-                    sent = self.probe_sent.pop(reply.ref, None)
-                    if sent is not None:
-                        self.probe_results.append((sent, received - sent))
                     future = self.replies.pop(reply.ref, None)
                     if future is not None and not future.done():
                         future.set_result((received, reply))
@@ -606,37 +671,48 @@ class Observer:
         received, reply = await asyncio.wait_for(future, timeout)
         return sent, received, reply
 
-    async def probe(self, stop: asyncio.Event) -> None:
+    async def probe(self, stop: asyncio.Event, reopen: Callable[[], Awaitable[Observer]]) -> None:
         """Send a message that the server rejects at once, every ``PROBE_INTERVAL`` seconds.
 
         The socket never joins, so each vote gets ``not_joined`` straight from the
-        receive loop without touching the store; its round trip shows how long the
-        server's event loop took to get to it.
+        receive loop without touching the store, and its round trip shows how long the
+        server's event loop took to get to it. One probe is in flight at a time, so a
+        stall shows as one long round trip rather than as a queue of probes. When the
+        server closes the socket, the probe counts it and opens another.
         """
         ref = 0
         next_at = time.monotonic()
+        prober = self
         while not stop.is_set():
             ref += 1
             now = time.monotonic()
             # How late this process woke up: a stall of the generator, not the server.
             self.probe_lateness.append((now, now - next_at))
-            self.probe_sent[ref] = now
-            await self.socket.send(f'{{"type":"vote","round":1,"level":1,"ref":{ref}}}')
-            next_at += PROBE_INTERVAL
+            future: asyncio.Future[tuple[float, Reply]] = asyncio.get_running_loop().create_future()
+            prober.replies[ref] = future
+            try:
+                await prober.socket.send(f'{{"type":"vote","round":1,"level":1,"ref":{ref}}}')
+                received, _ = await asyncio.wait_for(future, PROBE_TIMEOUT)
+                self.probe_results.append((now, received - now))
+            except TimeoutError:
+                self.probe_results.append((now, PROBE_TIMEOUT))
+                self.probe_timeouts += 1
+            except ConnectionClosed:
+                self.probe_reconnects += 1
+                prober = await reopen()
+            next_at = max(next_at + PROBE_INTERVAL, time.monotonic())
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
 
 def stall_summary(probe: Observer, start: float, end: float) -> dict:
     """Summarise the probe's round trips sent between ``start`` and ``end``."""
     results = [(sent, rtt) for sent, rtt in probe.probe_results if start <= sent < end]
-    unanswered = [sent for sent in probe.probe_sent.values() if start <= sent < end]
     answered_at = sorted(sent + rtt for sent, rtt in results)
     gaps = [b - a for a, b in zip(answered_at, answered_at[1:], strict=False)]
     lateness = [late for sent, late in probe.probe_lateness if start <= sent < end]
     return {
         "probes": len(results),
         "generator_max_lateness_ms": round(max(lateness) * 1000, 1) if lateness else None,
-        "unanswered": len(unanswered),
         "rtt_ms": summarise_ms([rtt for _, rtt in results]),
         "max_reply_gap_ms": round(max(gaps) * 1000, 1) if gaps else None,
         "over_100ms": sum(1 for _, rtt in results if rtt * 1000 > STALL_THRESHOLD_MS),
@@ -696,6 +772,7 @@ class Controller:
             )
             process.start()
             self.workers.append(WorkerHandle(process, ours, len(indices)))
+            GENERATOR_PIDS.append(process.pid)
 
     async def ask_workers(self, command: tuple, timeout: float) -> list[Any]:
         """Send one command to every worker and return their answers, in worker order."""
@@ -736,7 +813,7 @@ class Controller:
 
         self.console = await open_socket("console")
         self.projector = await open_socket("projector")
-        self.prober = await open_socket("probe")
+        self.prober = await self.open_prober()
         control = {"type": "control", "workshop": arguments.workshop, "token": arguments.token}
         _, _, reply = await self.console.request(control, 1, 10)
         if reply.type != "ack":
@@ -746,6 +823,17 @@ class Controller:
         )
         if reply.type != "ack":
             raise SystemExit(f"The server rejected the projector: {reply.code}")
+
+    async def open_prober(self) -> Observer:
+        """Open a socket for the stall probe, which keeps its figures on the first one."""
+        socket = await connect(
+            self.arguments.url,
+            compression="deflate" if self.arguments.deflate else None,
+            proxy=None,
+            open_timeout=30,
+            ping_interval=None,
+        )
+        return Observer("probe", socket)
 
     async def command(self, message: dict, timeout: float) -> tuple[float, float, Reply]:
         assert self.console is not None
@@ -773,6 +861,7 @@ class Controller:
                 "--format",
                 "raw",
                 "--threads",
+                "--gil",
                 "--output",
                 str(output),
             ],
@@ -799,7 +888,7 @@ class Controller:
         await self.open_observers()
         assert self.prober is not None
         stop_probe = asyncio.Event()
-        probe_task = asyncio.create_task(self.prober.probe(stop_probe))
+        probe_task = asyncio.create_task(self.prober.probe(stop_probe, self.open_prober))
         try:
             await self.connect_phase()
             for round_number in range(1, arguments.rounds + 1):
@@ -815,6 +904,8 @@ class Controller:
                 for name, start, end in self.phase_windows
             },
             "threshold_ms": STALL_THRESHOLD_MS,
+            "probe_timeouts": self.prober.probe_timeouts,
+            "probe_reconnects": self.prober.probe_reconnects,
             "timeline": [
                 [round(sent - self.started, 3), round(rtt * 1000, 1)]
                 for sent, rtt in self.prober.probe_results
@@ -829,12 +920,17 @@ class Controller:
         await wait_until_server_quiet(self.pid, 10)
         before = read_server_usage(self.pid)
         per_worker = max(1, arguments.connect_concurrency // len(self.workers))
+        self.start_profiler("connect")
+        if self.profiler is not None:
+            await asyncio.sleep(1.0)  # py-spy needs a moment to attach
         start_at = time.monotonic() + 0.2
         answers = await self.ask_workers(
-            ("connect", start_at, per_worker, arguments.phase_timeout),
-            arguments.phase_timeout + 30,
+            ("connect", start_at, per_worker, arguments.connect_timeout),
+            arguments.connect_timeout + 30,
         )
         after_connect = read_server_usage(self.pid)
+        await self.stop_profiler()
+        join_times = sorted(value for answer in answers for value in answer["join_times"])
         handshakes = [value for answer in answers for value in answer["handshakes"]]
         joins = [value for answer in answers for value in answer["joins"]]
         finished = max(answer["finished"] for answer in answers)
@@ -843,7 +939,7 @@ class Controller:
         self.phase_windows.append(("connect", start_at, finished))
         settle = await wait_until_server_quiet(self.pid, 30)
         idle = read_server_usage(self.pid)
-        cpu = usage_between(before, after_connect)
+        cpu = usage_between(before, after_connect, self.pid)
         self.result["connect"] = {
             "joined": joined,
             "failures": sum(answer["failure_count"] for answer in answers),
@@ -852,6 +948,11 @@ class Controller:
             "joins_per_s": round(joined / wall, 1) if wall > 0 else None,
             "handshake_ms": summarise_ms(handshakes),
             "join_ack_ms": summarise_ms(joins),
+            "seconds_to_share_joined": {
+                f"{share}%": round(join_times[len(join_times) * share // 100 - 1] - start_at, 2)
+                for share in (10, 25, 50, 75, 90, 100)
+                if len(join_times) * share // 100 >= 1
+            },
             "server": cpu,
             "server_cpu_us_per_join": round(cpu["cpu_s"] / joined * 1e6, 1) if joined else None,
             "settle_s": round(settle, 2),
@@ -974,7 +1075,7 @@ class Controller:
         first_sent = min(real_sent) if real_sent else 0.0
         last_sent = max(real_sent) if real_sent else 0.0
         last_acked = max(acked) if acked else 0.0
-        server = usage_between(before, after)
+        server = usage_between(before, after, self.pid)
         answered = len(ack_latencies)
         return {
             "votes": len(real_sent),
@@ -1019,7 +1120,7 @@ class Controller:
             ),
             0.0,
         )
-        server = usage_between(before, after)
+        server = usage_between(before, after, self.pid)
         last = max(latencies) if latencies else 0.0
         deliveries = len(latencies)
         return {
@@ -1085,6 +1186,12 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--phase-timeout", type=float, default=120.0, help="seconds allowed for each phase"
     )
+    parser.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=600.0,
+        help="seconds allowed for all phones to connect and join (default 600)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
     parser.add_argument(
         "--profile-dir",
@@ -1114,7 +1221,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     started = time.monotonic()
     try:
         result = asyncio.run(
-            asyncio.wait_for(controller.run(), arguments.phase_timeout * (4 + 3 * arguments.rounds))
+            asyncio.wait_for(
+                controller.run(),
+                arguments.connect_timeout + arguments.phase_timeout * (4 + 3 * arguments.rounds),
+            )
         )
     finally:
         for worker in controller.workers:

@@ -1,8 +1,9 @@
 """Summarise a py-spy profile in its ``raw`` (collapsed stack) format as Markdown.
 
 Each line of such a file is ``thread (TID): NAME;frame;frame;... COUNT``, outermost
-frame first, where a frame reads ``function (path:line)``. py-spy records only
-samples in which the thread was running, unless it was started with ``--idle``.
+frame first, where a frame reads ``function (path:line)``. ``bench/loadgen.py`` runs
+py-spy with ``--gil``, so only samples of the thread holding the GIL are recorded:
+Python work, not threads waiting in epoll, fsync or a lock.
 
 Run: ``python bench/profile_summary.py FILE [--limit 15]``
 """
@@ -15,6 +16,11 @@ from collections import Counter
 from pathlib import Path
 
 FRAME = re.compile(r"^(?P<function>.*) \((?P<path>.*?)(?::\d+)?\)$")
+OUTER_FRAMES = re.compile(
+    r"^(<module>|_run_code|_run_module_as_main|main|run|asyncio_run|Runner\.run|Server\.run"
+    r"|Server\.serve|Thread\.\w+|_worker|Handle\._run|Context\.run) \("
+)
+"""Entry frames that sit under most samples of a thread and say nothing about the cost."""
 
 
 def function_name(frame: str) -> str:
@@ -65,9 +71,7 @@ def summarise_profile(path: Path, limit: int = 15) -> str:
         "| own time | function | | with callees | function |",
         "| ---: | --- | --- | ---: | --- |",
     ]
-    # Frames every busy stack passes through (the event loop, the ASGI entry) say
-    # nothing about where the time goes, so only those under 95 % are listed.
-    inner = [(n, c) for n, c in inclusive.most_common() if c < 0.95 * total][:limit]
+    inner = [(n, c) for n, c in inclusive.most_common() if not OUTER_FRAMES.match(n)][:limit]
     top_own = own.most_common(limit)
     for position in range(max(len(top_own), len(inner))):
         left = top_own[position] if position < len(top_own) else ("", 0)

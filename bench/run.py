@@ -32,7 +32,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from loadgen import raise_open_file_limit  # noqa: E402
+from loadgen import core_busy_seconds, raise_open_file_limit  # noqa: E402
 from profile_summary import summarise_profile  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +49,22 @@ TARGET_REVEAL_MAX_MS = 500.0
 TARGET_REVEAL_THROUGHPUT_RATIO = 0.8
 TARGET_KB_PER_PHONE = 25.0
 TARGET_STALL_MS = 100.0
+
+
+def wait_for_quiet_machine(timeout: float) -> float | None:
+    """Wait until every CPU is under 10 % busy for a whole second.
+
+    Returns the seconds waited, or ``None`` when the machine stayed busy for ``timeout``.
+    """
+    started = time.monotonic()
+    previous = core_busy_seconds()
+    while time.monotonic() - started < timeout:
+        time.sleep(1.0)
+        current = core_busy_seconds()
+        if all(current[core] - previous[core] < 0.1 for core in current):
+            return time.monotonic() - started
+        previous = current
+    return None
 
 
 def free_port() -> int:
@@ -181,6 +197,8 @@ def run_generator(
         str(arguments.rounds),
         "--phase-timeout",
         str(arguments.phase_timeout),
+        "--connect-timeout",
+        str(arguments.connect_timeout),
         "--out",
         str(out),
     ]
@@ -190,7 +208,7 @@ def run_generator(
         profile_dir = arguments.out_dir / "profiles"
         profile_dir.mkdir(exist_ok=True)
         command += ["--profile-dir", str(profile_dir)]
-    limit = arguments.phase_timeout * (6 + 3 * arguments.rounds)
+    limit = arguments.connect_timeout + arguments.phase_timeout * (6 + 3 * arguments.rounds)
     try:
         completed = subprocess.run(
             pinned(GENERATOR_CPU, command, arguments.pin), cwd=ROOT, timeout=limit, check=False
@@ -281,6 +299,8 @@ def render(results: dict[str, dict], arguments: argparse.Namespace, command_line
     row("phones joined", lambda r: r["connect"]["joined"])
     row("join failures", lambda r: r["connect"]["failures"])
     row("joins/s (connect and join, 100 at once)", lambda r: r["connect"]["joins_per_s"])
+    row("seconds until half the phones joined", lambda r: r["connect"]["seconds_to_share_joined"].get("50%"))
+    row("seconds until all phones joined", lambda r: r["connect"]["seconds_to_share_joined"].get("100%"))
     row("join ack p99 ms", lambda r: r["connect"]["join_ack_ms"]["p99"])
     row("server CPU µs per join", lambda r: r["connect"]["server_cpu_us_per_join"])
     row("server RSS before phones MB", lambda r: r["memory"]["rss_before_kb"] / 1024)
@@ -354,6 +374,15 @@ def render(results: dict[str, dict], arguments: argparse.Namespace, command_line
     )
     row("stall probe: round trips over 100 ms", lambda r: r["stalls"]["whole_run"]["over_100ms"])
     row("stall probe: p99 round trip ms", lambda r: r["stalls"]["whole_run"]["rtt_ms"]["p99"])
+    row(
+        "stall probe: generator's own max lateness ms",
+        lambda r: r["stalls"]["whole_run"]["generator_max_lateness_ms"],
+    )
+    row("other programs' CPU s on the server's core", lambda r: other_cpu(r, "other_on_server_core_s"))
+    row(
+        "other programs' CPU s on the generator's core",
+        lambda r: other_cpu(r, "other_on_generator_core_s"),
+    )
 
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -375,6 +404,21 @@ def render(results: dict[str, dict], arguments: argparse.Namespace, command_line
     return "\n".join(lines) + "\n"
 
 
+def measured_phases(result: dict) -> list[tuple[str, dict]]:
+    """Return (name, server figures) for the connect phase and every vote and reveal phase."""
+    phases = [("connect", result["connect"]["server"])]
+    for round_result in result["rounds"]:
+        for phase in ("votes", "reveal"):
+            phases.append((f"round {round_result['round']} {phase}", round_result[phase]["server"]))
+    return phases
+
+
+def other_cpu(result: dict, key: str) -> float | None:
+    """Sum the CPU seconds that other programs used on one core over the measured phases."""
+    values = [server[key] for _, server in measured_phases(result) if key in server]
+    return round(sum(values), 2) if values else None
+
+
 def generator_note(results: dict[str, dict]) -> str:
     """Say in which phases the generator itself used over 90 % of its core."""
     busy = []
@@ -391,13 +435,30 @@ def generator_note(results: dict[str, dict]) -> str:
         wall = max(client["wall_s"] for client in clients)
         if wall > 0.05 and cpu / wall > 0.9:
             busy.append(f"{label} connect")
-    if not busy:
-        return "The generator's core stayed under 90 % busy in every phase."
-    return (
-        "The generator's core was over 90 % busy in: "
-        + ", ".join(busy)
-        + ". Latencies there include the generator's own queueing, so they are upper bounds."
-    )
+    disturbed = []
+    for label, result in results.items():
+        for name, server in measured_phases(result):
+            other = server.get("other_on_server_core_s", 0.0) + server.get(
+                "other_on_generator_core_s", 0.0
+            )
+            if server["wall_s"] > 0.05 and other > 0.1 * server["wall_s"]:
+                disturbed.append(f"{label} {name}")
+    notes = []
+    if busy:
+        notes.append(
+            "The generator's core was over 90 % busy in: "
+            + ", ".join(busy)
+            + ". Latencies there include the generator's own queueing, so they are upper bounds."
+        )
+    else:
+        notes.append("The generator's core stayed under 90 % busy in every phase.")
+    if disturbed:
+        notes.append(
+            "Other programs used over 10 % of the server's or the generator's core in: "
+            + ", ".join(disturbed)
+            + ", so those figures are slower than the servers alone would be."
+        )
+    return " ".join(notes)
 
 
 def profile_section(profile_dir: Path) -> str:
@@ -453,6 +514,19 @@ def parse_arguments() -> argparse.Namespace:
         "--phase-timeout", type=float, default=120.0, help="seconds allowed for each phase"
     )
     parser.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=600.0,
+        help="seconds allowed for all phones to connect and join (default 600)",
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=300.0,
+        help="seconds to wait for other programs to leave the CPUs idle before each server "
+        "starts (default 300)",
+    )
+    parser.add_argument(
         "--out-dir", type=Path, help="folder for the JSON, logs and profiles (default: a new temp folder)"
     )
     parser.add_argument(
@@ -481,6 +555,13 @@ def main() -> None:
     raise_open_file_limit(arguments.phones + 1000)
     results: dict[str, dict] = {}
     for label in arguments.server_names:
+        waited = wait_for_quiet_machine(arguments.quiet_wait)
+        if waited is None:
+            print(
+                f"Other programs kept a CPU over 10 % busy for {arguments.quiet_wait:.0f} s; "
+                f"starting the {label} run anyway",
+                flush=True,
+            )
         port = free_port()
         log = arguments.out_dir / f"{label}.log"
         with tempfile.TemporaryDirectory(prefix="common-ground-data-") as data_dir:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hmac
 import io
 import logging
@@ -386,6 +387,25 @@ def _validation_message(_: Request[Any, Any, Any], error: ValidationException) -
     return Response({"status_code": 400, "detail": details}, status_code=400)
 
 
+LONG_COLLECTION = 0.1
+"""Seconds a full garbage collection may pause the event loop before it is logged."""
+
+
+def watch_collection_pauses() -> None:
+    """Log every full garbage collection that pauses the event loop for too long."""
+    started: list[float] = [0.0]
+
+    def measure(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+            return
+        paused = time.perf_counter() - started[0]
+        if info["generation"] == 2 and paused > LONG_COLLECTION:
+            logger.warning("a full garbage collection paused the server for %.0f ms", paused * 1000)
+
+    gc.callbacks.append(measure)
+
+
 def _add_security_headers(response: Response[Any]) -> Response[Any]:
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -413,6 +433,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await store.open()
         app.state.hub = Hub(store, rubrics)
+        # Everything loaded so far lives as long as the process; keep it out of the
+        # collector's way so that full collections with many sockets stay short.
+        gc.freeze()
+        watch_collection_pauses()
         logger.info("store opened in %s; rubrics: %s", where, ", ".join(rubrics))
         try:
             yield

@@ -47,13 +47,13 @@ class Connection:
         self.kind = kind
         self.participant = participant
         self.role = role
-        self._direct: deque[bytes] = deque()
-        self._view: bytes | None = None
+        self._direct: deque[str] = deque()
+        self._view: str | None = None
         self._ready = asyncio.Event()
         self._finishing = False
         self.closed = False
 
-    def send(self, message: bytes) -> None:
+    def send(self, message: str) -> None:
         """Queue a message for this client only; a client too slow to keep up is dropped."""
         if self.closed:
             return
@@ -70,7 +70,7 @@ class Connection:
         self._finishing = True
         self._ready.set()
 
-    def send_view(self, message: bytes) -> None:
+    def send_view(self, message: str) -> None:
         """Replace any unsent view with ``message``."""
         self._view = message
         self._ready.set()
@@ -79,7 +79,8 @@ class Connection:
         """Send queued messages until the connection closes; ping when idle."""
         while not self.closed:
             try:
-                await asyncio.wait_for(self._ready.wait(), PING_INTERVAL)
+                async with asyncio.timeout(PING_INTERVAL):
+                    await self._ready.wait()
             except TimeoutError:
                 self._direct.append(_PING)
             self._ready.clear()
@@ -95,11 +96,10 @@ class Connection:
                 self.closed = True
                 return
 
-    async def _send_now(self, message: bytes) -> bool:
+    async def _send_now(self, message: str) -> bool:
         try:
-            await asyncio.wait_for(
-                self.socket.send_data(message.decode(), mode="text"), SEND_TIMEOUT
-            )
+            async with asyncio.timeout(SEND_TIMEOUT):
+                await self.socket.send_data(message, mode="text")
         except (WebSocketDisconnect, OSError, RuntimeError):
             return False
         except TimeoutError:

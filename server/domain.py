@@ -121,6 +121,8 @@ class Round:
     opened_at: float
     votes: dict[str, int | None] = field(default_factory=dict)
     """Latest vote per participant id; never leaves the server."""
+    voted_by_role: dict[str, int] = field(default_factory=dict)
+    """How many of each role have voted, kept as votes arrive so views need not count."""
     revealed_at: float | None = None
     result: RoundResult | None = None
 
@@ -201,7 +203,11 @@ def apply(state: WorkshopState, event: Event) -> None:
             state.rounds.append(Round(number=number, item=item, opened_at=opened_at))
             state.current_item = item
         case VoteCast(round=number, participant=participant, level=level):
-            state.rounds[number - 1].votes[participant] = level
+            round_ = state.rounds[number - 1]
+            if participant not in round_.votes:
+                role = state.participants[participant]
+                round_.voted_by_role[role] = round_.voted_by_role.get(role, 0) + 1
+            round_.votes[participant] = level
         case RoundRevealed(round=number, revealed_at=revealed_at):
             round_ = state.rounds[number - 1]
             round_.revealed_at = revealed_at

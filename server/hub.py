@@ -56,6 +56,9 @@ class WorkshopRuntime:
         self.state = state
         self._store = store
         self.connections: set[Connection] = set()
+        self._by_participant: dict[str, set[Connection]] = {}
+        self._present: dict[str, int] = {}
+        """Connected clients per kind, and participants per role as ``participant:<role>``."""
         self._flush_handle: asyncio.TimerHandle | None = None
         self._last_flush = 0.0
         self._catch_up_lock = asyncio.Lock()
@@ -144,13 +147,34 @@ class WorkshopRuntime:
 
     def attach(self, connection: Connection) -> None:
         self.connections.add(connection)
+        if connection.participant is not None:
+            self._by_participant.setdefault(connection.participant, set()).add(connection)
+        self._count(connection, 1)
         self.schedule_views()
 
     def detach(self, connection: Connection) -> None:
+        if connection not in self.connections:
+            return
         self.connections.discard(connection)
+        if connection.participant is not None:
+            tabs = self._by_participant.get(connection.participant, set())
+            tabs.discard(connection)
+            if not tabs:
+                self._by_participant.pop(connection.participant, None)
+        self._count(connection, -1)
         self.schedule_views()
 
-    def your_vote(self, participant: str) -> bytes:
+    def _count(self, connection: Connection, change: int) -> None:
+        key = connection.kind
+        if connection.kind == "participant":
+            key = f"participant:{connection.role}"
+        self._present[key] = self._present.get(key, 0) + change
+
+    def connections_of(self, participant: str) -> set[Connection]:
+        """Return the open connections (tabs, devices) of one participant."""
+        return self._by_participant.get(participant, set())
+
+    def your_vote(self, participant: str) -> str:
         """Encode a participant's own vote in the latest round, for that participant only."""
         latest = self.state.latest_round
         if latest is None:
@@ -163,7 +187,7 @@ class WorkshopRuntime:
             )
         )
 
-    def room_message(self) -> bytes:
+    def room_message(self) -> str:
         return encode(Room(view=build_room_view(self.state)))
 
     def schedule_views(self) -> None:
@@ -179,7 +203,7 @@ class WorkshopRuntime:
         self._last_flush = asyncio.get_running_loop().time()
         room_view = build_room_view(self.state)
         room = encode(Room(view=room_view))
-        console: bytes | None = None
+        console: str | None = None
         for connection in self.connections:
             if connection.kind == "facilitator":
                 if console is None:
@@ -190,19 +214,14 @@ class WorkshopRuntime:
                 connection.send_view(room)
 
     def _presence(self) -> Presence:
-        participants = dict.fromkeys((role.id for role in self.state.rubric.roles), 0)
-        projectors = facilitators = 0
-        for connection in self.connections:
-            if connection.kind == "participant" and connection.role in participants:
-                participants[connection.role] += 1
-            elif connection.kind == "projector":
-                projectors += 1
-            elif connection.kind == "facilitator":
-                facilitators += 1
+        roles = [role.id for role in self.state.rubric.roles]
         return Presence(
-            participants=[RoleCount(role=r, count=c) for r, c in participants.items()],
-            projectors=projectors,
-            facilitators=facilitators,
+            participants=[
+                RoleCount(role=role, count=self._present.get(f"participant:{role}", 0))
+                for role in roles
+            ],
+            projectors=self._present.get("projector", 0),
+            facilitators=self._present.get("facilitator", 0),
         )
 
 
@@ -222,7 +241,7 @@ class Hub:
         store.reconnected = self._store_reconnected
         store.disconnected = self._store_disconnected
         store.removed = self._remove
-        self.paused_status: bytes | None = None
+        self.paused_status: str | None = None
         """The status message to greet new clients with while the store is unreachable."""
 
     def _deliver(self, workshop_id: str, last_seq: int, events: list[bytes] | None) -> None:

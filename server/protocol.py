@@ -192,8 +192,9 @@ def salvage_ref(data: str | bytes) -> int | None:
     return ref if ref is not None and 0 <= ref <= 2**53 else None
 
 
-def encode(message: ServerMessage) -> bytes:
-    return _encoder.encode(message)
+def encode(message: ServerMessage) -> str:
+    """Encode a server message as the text of one websocket frame."""
+    return _encoder.encode(message).decode()
 
 
 def protocol_schema() -> dict[str, Any]:

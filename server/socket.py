@@ -197,9 +197,8 @@ class _Session:
         )
         # Other tabs of the same participant learn the new choice too.
         your_vote = runtime.your_vote(participant)
-        for connection in runtime.connections:
-            if connection.participant == participant:
-                connection.send(your_vote)
+        for connection in runtime.connections_of(participant):
+            connection.send(your_vote)
         return seq
 
     async def _facilitate(self, runtime: WorkshopRuntime, message: ClientMessage) -> int:
@@ -219,9 +218,6 @@ class _Session:
                     lambda s: domain.decide_reveal(s, round_number=number, now=now)
                 )
                 logger.info("workshop %s: round %d revealed", workshop, number)
-                for connection in runtime.connections:
-                    if connection.participant is not None:
-                        connection.send(runtime.your_vote(connection.participant))
             case Record(item=item, level=level, notes=notes):
                 seq = await runtime.execute(
                     lambda s: domain.decide_record(s, item=item, level=level, notes=notes, now=now)
@@ -291,11 +287,12 @@ async def _receive_loop(socket: WebSocket, session: _Session) -> None:
         frame = _frame_text(event)  # type: ignore[arg-type]
         if frame is None:
             continue
-        if len(frame) > MAX_MESSAGE_BYTES:
+        size = len(frame) if isinstance(frame, bytes) else len(frame.encode())
+        if size > MAX_MESSAGE_BYTES:
             session.reject(
                 None,
                 "too_large",
-                f"Message of {len(frame)} bytes is over the limit of {MAX_MESSAGE_BYTES}.",
+                f"Message of {size} bytes is over the limit of {MAX_MESSAGE_BYTES}.",
             )
             continue
         try:

@@ -60,6 +60,8 @@ class RoundView(msgspec.Struct, frozen=True):
     voted: list[RoleCount]
     """How many of each role have voted so far, "not sure" included."""
     result: RoundResult | None
+    opened_at: float
+    """When the round opened, in Unix seconds by the server's clock."""
 
 
 class RoomView(msgspec.Struct, frozen=True):
@@ -112,15 +114,14 @@ def _principle_view(principle: Principle) -> PrincipleView:
 
 
 def _round_view(state: WorkshopState, round_: Round) -> RoundView:
-    voted = dict.fromkeys((role.id for role in state.rubric.roles), 0)
-    for participant in round_.votes:
-        voted[state.participants[participant]] += 1
+    voted = {role.id: round_.voted_by_role.get(role.id, 0) for role in state.rubric.roles}
     return RoundView(
         number=round_.number,
         item=round_.item,
         status="revealed" if round_.revealed else "voting",
         voted=[RoleCount(role=role, count=count) for role, count in voted.items()],
         result=round_.result,
+        opened_at=round_.opened_at,
     )
 
 
