@@ -61,7 +61,7 @@ def wait_for_quiet_machine(timeout: float) -> float | None:
     while time.monotonic() - started < timeout:
         time.sleep(1.0)
         current = core_busy_seconds()
-        if all(current[core] - previous[core] < 0.1 for core in current):
+        if all(current[core][0] - previous[core][0] < 0.1 for core in current):
             return time.monotonic() - started
         previous = current
     return None
@@ -80,13 +80,15 @@ def pinned(cpu: str, command: list[str], pin: bool) -> list[str]:
 class Server:
     """A server process started by this script and the log it writes."""
 
-    def __init__(self, label: str, command: list[str], env: dict[str, str], log: Path) -> None:
+    def __init__(
+        self, label: str, command: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT
+    ) -> None:
         self.label = label
         self.log = log
         self._log_file = log.open("wb")
         # taskset execs the server, so the pid is the server's own.
         self.process = subprocess.Popen(
-            command, env=env, cwd=ROOT, stdout=self._log_file, stderr=subprocess.STDOUT
+            command, env=env, cwd=cwd, stdout=self._log_file, stderr=subprocess.STDOUT
         )
 
     def wait_ready(self, marker: str) -> None:
@@ -117,10 +119,44 @@ class Server:
         self._log_file.close()
 
 
-def start_product(port: int, data_dir: Path, log: Path, pin: bool) -> tuple[Server, dict]:
+def export_commit(revision: str, folder: Path) -> str:
+    """Write the files of ``revision`` into ``folder`` and return its short commit id.
+
+    The product then runs from this copy, so edits made to the work tree while the
+    benchmark runs cannot change what is measured.
+    """
+    resolved = subprocess.run(
+        ["git", "rev-parse", "--short", f"{revision}^{{commit}}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if resolved.returncode != 0:
+        raise SystemExit(f"--commit {revision!r} is not a commit: {resolved.stderr.strip()}")
+    archive = subprocess.Popen(["git", "archive", revision], cwd=ROOT, stdout=subprocess.PIPE)
+    subprocess.run(["tar", "-x", "-C", str(folder)], stdin=archive.stdout, check=True)
+    if archive.wait() != 0:
+        raise SystemExit(f"git archive {revision} failed")
+    return resolved.stdout.strip()
+
+
+def work_tree_description() -> str:
+    """Return HEAD's short id, noting uncommitted changes to the server's files."""
+    changed = subprocess.run(
+        ["git", "status", "--porcelain", "--", "server", "rubric", "pyproject.toml"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return f"{commit()} plus uncommitted changes" if changed else commit()
+
+
+def start_product(
+    port: int, data_dir: Path, source: Path, log: Path, pin: bool
+) -> tuple[Server, dict]:
     env = {**os.environ, "DATA_DIR": str(data_dir)}
     command = pinned(SERVER_CPU, [PYTHON, "-m", "server", "--port", str(port)], pin)
-    server = Server("product", command, env, log)
+    server = Server("product", command, env, log, cwd=source)
     server.wait_ready("Uvicorn running on")
     request = {
         "title": "Bench",
@@ -380,6 +416,10 @@ def render(results: dict[str, dict], arguments: argparse.Namespace, command_line
     )
     row("other programs' CPU s on the server's core", lambda r: other_cpu(r, "other_on_server_core_s"))
     row(
+        "kernel interrupt CPU s on the server's core (loopback TCP)",
+        lambda r: other_cpu(r, "interrupts_on_server_core_s"),
+    )
+    row(
         "other programs' CPU s on the generator's core",
         lambda r: other_cpu(r, "other_on_generator_core_s"),
     )
@@ -389,7 +429,7 @@ def render(results: dict[str, dict], arguments: argparse.Namespace, command_line
         f"### {arguments.phones:,} phones, {when}",
         "",
         f"- command: `{command_line}`",
-        f"- commit: `{commit()}`",
+        f"- product code: `{arguments.product_version}`",
         f"- machine: {machine_description()}",
         f"- pinning: {'server on CPU 0, generator on CPU 1' if arguments.pin else 'none'}; "
         f"permessage-deflate {'offered' if arguments.deflate else 'not offered'}; "
@@ -441,7 +481,8 @@ def generator_note(results: dict[str, dict]) -> str:
             other = server.get("other_on_server_core_s", 0.0) + server.get(
                 "other_on_generator_core_s", 0.0
             )
-            if server["wall_s"] > 0.05 and other > 0.1 * server["wall_s"]:
+            # /proc/stat counts in 10 ms ticks, so short phases need a floor.
+            if other > max(0.05, 0.1 * server["wall_s"]):
                 disturbed.append(f"{label} {name}")
     notes = []
     if busy:
@@ -527,6 +568,16 @@ def parse_arguments() -> argparse.Namespace:
         "starts (default 300)",
     )
     parser.add_argument(
+        "--commit",
+        default="HEAD",
+        help="commit whose server is measured, run from an exported copy (default HEAD)",
+    )
+    parser.add_argument(
+        "--work-tree",
+        action="store_true",
+        help="measure the server files as they are in the work tree instead of --commit",
+    )
+    parser.add_argument(
         "--out-dir", type=Path, help="folder for the JSON, logs and profiles (default: a new temp folder)"
     )
     parser.add_argument(
@@ -554,6 +605,13 @@ def main() -> None:
     # Children inherit the limit: the server needs a descriptor per phone.
     raise_open_file_limit(arguments.phones + 1000)
     results: dict[str, dict] = {}
+    source_folder = tempfile.TemporaryDirectory(prefix="common-ground-source-")
+    if arguments.work_tree:
+        product_source = ROOT
+        arguments.product_version = work_tree_description()
+    else:
+        product_source = Path(source_folder.name)
+        arguments.product_version = export_commit(arguments.commit, product_source)
     for label in arguments.server_names:
         waited = wait_for_quiet_machine(arguments.quiet_wait)
         if waited is None:
@@ -566,7 +624,9 @@ def main() -> None:
         log = arguments.out_dir / f"{label}.log"
         with tempfile.TemporaryDirectory(prefix="common-ground-data-") as data_dir:
             if label == "product":
-                server, workshop = start_product(port, Path(data_dir), log, arguments.pin)
+                server, workshop = start_product(
+                    port, Path(data_dir), product_source, log, arguments.pin
+                )
             else:
                 server, workshop = start_baseline(port, log, arguments.pin)
             print(f"{label} server pid {server.process.pid} on port {port}", flush=True)
@@ -574,6 +634,7 @@ def main() -> None:
                 results[label] = run_generator(label, port, server, workshop, arguments)
             finally:
                 server.stop()
+    source_folder.cleanup()
     report = render(results, arguments, command_line)
     if arguments.profile:
         report += profile_section(arguments.out_dir / "profiles")

@@ -21,7 +21,8 @@ const RESUMED_NOTICE_MS = 6_000;
 const STATUS_TEXT = {
   connecting: "Connecting…",
   connected: "Connected",
-  reconnecting: "Reconnecting…",
+  reconnecting: "Connection lost: reconnecting…",
+  offline: "Offline: reconnecting when the network is back…",
   rejected: "Not joined",
   stopped: "Disconnected",
 };
@@ -77,7 +78,8 @@ export class Connection {
         this.#checkAfterWake();
       }
     });
-    window.addEventListener("online", () => this.#checkAfterWake());
+    window.addEventListener("online", () => this.#cameOnline());
+    window.addEventListener("offline", () => this.#wentOffline());
   }
 
   /** Whether the server has welcomed this socket, so commands can be sent. */
@@ -136,7 +138,7 @@ export class Connection {
   #open() {
     clearTimeout(this.#retryTimer);
     this.#closeSocket();
-    this.#setStatus(this.#retryCount === 0 ? "connecting" : "reconnecting");
+    this.#setStatus(this.#retryCount === 0 ? "connecting" : this.#lostStatus());
 
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const socket = new WebSocket(`${scheme}//${location.host}/ws`);
@@ -263,6 +265,33 @@ export class Connection {
     }
   }
 
+  /**
+   * Drops the socket when the browser reports that the network is gone. Such a socket
+   * may stay open with no close event for a long time (Chromium's offline emulation
+   * holds its frames back until the network returns), so without this the page would
+   * show "Connected" while nothing arrives.
+   */
+  #wentOffline() {
+    if (this.#stopped) {
+      return;
+    }
+    console.warn("The browser reports no network; reconnecting when it is back.");
+    this.#dropAndRetry();
+  }
+
+  /** Reconnects at once when the network returns, without waiting out the backoff. */
+  #cameOnline() {
+    if (this.#stopped) {
+      return;
+    }
+    if (!this.#welcomed) {
+      this.#retryCount = Math.max(this.#retryCount, 1);
+      this.#open();
+      return;
+    }
+    this.#checkAfterWake();
+  }
+
   #closeSocket() {
     clearTimeout(this.#silenceTimer);
     const socket = this.#socket;
@@ -299,9 +328,14 @@ export class Connection {
     const ceiling = Math.min(MAX_RETRY_DELAY_MS, FIRST_RETRY_DELAY_MS * 2 ** this.#retryCount);
     const delay = ceiling / 2 + Math.random() * (ceiling / 2);
     this.#retryCount += 1;
-    this.#setStatus("reconnecting");
+    this.#setStatus(this.#lostStatus());
     clearTimeout(this.#retryTimer);
     this.#retryTimer = setTimeout(() => this.#open(), delay);
+  }
+
+  /** Returns the status to show while reconnecting: "offline" when the browser reports no network. */
+  #lostStatus() {
+    return navigator.onLine === false ? "offline" : "reconnecting";
   }
 
   #setStatus(state) {

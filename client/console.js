@@ -3,10 +3,11 @@
 // URL fragment (#token=...) so it never travels in an HTTP request.
 
 import { Connection } from "./connection.js";
+import { currentItemEntry, currentItemId, renderAspectList } from "./console-aspects.js";
+import { setUpPriorityForm } from "./console-priorities.js";
 import { announce, element, errorDetail, replaceChildrenKeepingFocus } from "./dom.js";
 import { renderDescription, renderDescriptors, renderPrincipleHeading } from "./principle.js";
 import {
-  currentAgendaEntry,
   groupName,
   latestRound,
   renderAgreement,
@@ -25,6 +26,7 @@ const buttons = {
   reveal: byId("reveal-button"),
   revote: byId("revote-button"),
   next: byId("next-button"),
+  recordJump: byId("record-jump-button"),
   record: byId("record-button"),
 };
 const recordForm = byId("record-form");
@@ -36,6 +38,7 @@ let view = null;
 /** The item whose agreement the record form shows, and whether it was edited since. */
 let recordFormItem = null;
 let recordFormEdited = false;
+const renderPriority = setUpPriorityForm(runCommand);
 
 // Token --------------------------------------------------------------------------------
 
@@ -117,7 +120,9 @@ function render(consoleView) {
   renderControls(room);
   renderRound(room);
   renderRecordForm(room);
+  renderPriority(room);
   renderPresence(consoleView);
+  revealWhenAllVoted(consoleView);
 }
 
 function capitalise(text) {
@@ -159,6 +164,7 @@ function renderAgenda(room) {
           element("span", { className: "agenda-status", text: status.join(" · ") }),
         ],
       ),
+      renderAspectList(room, entry),
     ]);
   });
   replaceChildrenKeepingFocus(byId("agenda"), items);
@@ -209,6 +215,7 @@ function renderControls(room) {
   buttons.reveal.disabled = !voting;
   buttons.revote.disabled = !levelled || round === null || voting;
   buttons.next.disabled = voting || nextAgendaItem(room) === null;
+  buttons.recordJump.disabled = room.current === null;
   buttons.next.querySelector(".button-label").textContent = room.current ? "Next item" : "Show first item";
 }
 
@@ -217,6 +224,7 @@ function renderRound(room) {
   const results = byId("results");
   const earlier = byId("earlier-rounds");
   const round = latestRound(room);
+  updateRoundTimer();
 
   if (!room.current || !room.current.has_levels) {
     state.replaceChildren(
@@ -268,7 +276,7 @@ function renderRound(room) {
 
 function renderRecordForm(room) {
   const current = room.current;
-  const entry = currentAgendaEntry(room);
+  const entry = currentItemEntry(room);
   const round = latestRound(room);
   const voting = round !== null && round.status === "voting";
 
@@ -301,7 +309,7 @@ function renderRecordForm(room) {
 
   // Refill from the record when the item changes, or when the form has no unsaved
   // edits, because another facilitator may have saved. Unsaved edits are kept.
-  const itemId = current ? current.id : null;
+  const itemId = currentItemId(room);
   if (itemId !== recordFormItem || !recordFormEdited) {
     const recordedLevel = entry && entry.agreed_level !== null ? String(entry.agreed_level) : "";
     const recordedNotes = entry ? entry.notes : "";
@@ -350,13 +358,153 @@ function renderPresence(consoleView) {
         `${facilitators} facilitator ${facilitators === 1 ? "console" : "consoles"} connected.`,
     }),
   );
+
+  // The same counts in one line beside the round, which stays in view on a laptop
+  // screen where "Who is here" is below the fold.
+  const connectedWords = consoleView.joined.map((entry) => {
+    const count = connected.get(entry.role) ?? 0;
+    return `${count} ${groupName(room, entry.role, count)}`;
+  });
+  const joinedTotal = consoleView.joined.reduce((sum, entry) => sum + entry.count, 0);
+  byId("presence-summary").textContent =
+    `Connected now: ${connectedWords.join(", ")} (${joinedTotal} joined).`;
+}
+
+// Round timer and auto-reveal ----------------------------------------------------------
+
+/** Returns a number of seconds as m:ss, or h:mm:ss from an hour on. */
+function formatDuration(totalSeconds) {
+  const seconds = Math.floor(totalSeconds % 60);
+  const minutes = Math.floor(totalSeconds / 60) % 60;
+  const hours = Math.floor(totalSeconds / 3600);
+  const paddedSeconds = String(seconds).padStart(2, "0");
+  if (hours > 0) {
+    return `${hours}:${String(minutes).padStart(2, "0")}:${paddedSeconds}`;
+  }
+  return `${minutes}:${paddedSeconds}`;
+}
+
+/**
+ * Shows how long the open round has been open, from its `opened_at`, or hides the
+ * timer when no round is open. It is not a live region, so screen readers do not
+ * announce every second.
+ */
+// NOTE: `opened_at` is the server's clock and `Date.now()` this device's, so a device
+// clock that is off shifts the timer by as much. A negative difference shows as 0:00.
+function updateRoundTimer() {
+  const round = view && latestRound(view);
+  const timer = byId("round-timer");
+  if (!round || round.status !== "voting") {
+    timer.hidden = true;
+    return;
+  }
+  const elapsed = Math.max(0, Date.now() / 1000 - round.opened_at);
+  byId("round-timer-value").textContent = formatDuration(elapsed);
+  timer.hidden = false;
+}
+
+setInterval(updateRoundTimer, 1000);
+
+const autoRevealBox = byId("auto-reveal");
+const autoRevealStatus = byId("auto-reveal-status");
+const autoRevealStorageKey = `common-ground:auto-reveal:${workshopId}`;
+autoRevealBox.checked = storageGet(autoRevealStorageKey) === "on";
+/**
+ * How long everyone connected must have voted before the automatic reveal. A phone
+ * that drops for a moment (a lock, a Wi-Fi hand-over) reconnects well within it, so
+ * its brief absence does not end the round early. The last voter also gets a moment
+ * to change their vote.
+ */
+const AUTO_REVEAL_DELAY_MS = 3_000;
+/** The console view last rendered, so the box and the delay can act on the latest one. */
+let lastConsoleView = null;
+/** The round this console last sent an automatic reveal for, so it sends one only once. */
+let autoRevealedRound = null;
+/** The pending reveal: {round, timer}, or null. */
+let pendingAutoReveal = null;
+
+autoRevealBox.addEventListener("change", () => {
+  storageSet(autoRevealStorageKey, autoRevealBox.checked ? "on" : "off");
+  if (lastConsoleView) {
+    revealWhenAllVoted(lastConsoleView);
+  }
+});
+
+/**
+ * Returns whether, for every role, at least as many have voted in the round as are
+ * connected now, with at least one participant connected.
+ */
+// NOTE: the view gives counts, not who voted, so a voter who left and a connected
+// participant who has not voted yet cancel out and the round is revealed early.
+function everyoneConnectedVoted(consoleView, round) {
+  const voted = new Map(round.voted.map((entry) => [entry.role, entry.count]));
+  const connected = consoleView.connected.participants;
+  const connectedTotal = connected.reduce((sum, entry) => sum + entry.count, 0);
+  return connectedTotal > 0 && connected.every((entry) => (voted.get(entry.role) ?? 0) >= entry.count);
+}
+
+function cancelAutoReveal() {
+  if (pendingAutoReveal) {
+    clearTimeout(pendingAutoReveal.timer);
+    pendingAutoReveal = null;
+    autoRevealStatus.textContent = "";
+  }
+}
+
+/**
+ * Reveals the open round when auto-reveal is on and everyone connected has voted,
+ * and still has AUTO_REVEAL_DELAY_MS later.
+ *
+ * Every console with the box ticked sends the reveal, and the server accepts only
+ * the first, so the others' `round_revealed` errors are dropped without a message.
+ */
+function revealWhenAllVoted(consoleView) {
+  lastConsoleView = consoleView;
+  const round = latestRound(consoleView.room);
+  const ready =
+    autoRevealBox.checked &&
+    round !== null &&
+    round.status === "voting" &&
+    autoRevealedRound !== round.number &&
+    everyoneConnectedVoted(consoleView, round);
+  if (!ready) {
+    cancelAutoReveal();
+    return;
+  }
+  if (pendingAutoReveal && pendingAutoReveal.round === round.number) {
+    return;
+  }
+  cancelAutoReveal();
+  autoRevealStatus.textContent = `Everyone connected has voted: revealing round ${round.number} in ${AUTO_REVEAL_DELAY_MS / 1000} seconds.`;
+  pendingAutoReveal = {
+    round: round.number,
+    timer: setTimeout(() => sendAutoReveal(round.number), AUTO_REVEAL_DELAY_MS),
+  };
+}
+
+function sendAutoReveal(roundNumber) {
+  pendingAutoReveal = null;
+  autoRevealStatus.textContent = "";
+  const round = lastConsoleView && latestRound(lastConsoleView.room);
+  if (!round || round.number !== roundNumber || round.status !== "voting") {
+    return;
+  }
+  autoRevealedRound = roundNumber;
+  connection.send({ type: "reveal", round: roundNumber }).catch((error) => {
+    if (error.code === "round_revealed") {
+      return;
+    }
+    // Let a later view try again, e.g. after a dropped connection.
+    autoRevealedRound = null;
+    showError(`Revealing round ${roundNumber} automatically failed: ${error.message}`);
+  });
 }
 
 // Actions ------------------------------------------------------------------------------
 
 function openRound() {
   if (!buttons.open.disabled) {
-    runCommand({ type: "open_round", item: view.current.id });
+    runCommand({ type: "open_round", item: currentItemId(view) });
   }
 }
 
@@ -369,7 +517,7 @@ function reveal() {
 
 function revote() {
   if (!buttons.revote.disabled) {
-    runCommand({ type: "open_round", item: view.current.id });
+    runCommand({ type: "open_round", item: currentItemId(view) });
   }
 }
 
@@ -390,10 +538,11 @@ buttons.open.addEventListener("click", openRound);
 buttons.reveal.addEventListener("click", reveal);
 buttons.revote.addEventListener("click", revote);
 buttons.next.addEventListener("click", next);
+buttons.recordJump.addEventListener("click", focusRecordForm);
 
 byId("agenda").addEventListener("click", (event) => {
   const button = event.target.closest("button[data-item]");
-  if (button && view && (!view.current || view.current.id !== button.dataset.item)) {
+  if (button && view && currentItemId(view) !== button.dataset.item) {
     runCommand({ type: "show_item", item: button.dataset.item });
   }
 });
@@ -421,7 +570,7 @@ recordForm.addEventListener("submit", async (event) => {
   status.textContent = "Saving…";
   const saved = await runCommand({
     type: "record",
-    item: view.current.id,
+    item: currentItemId(view),
     level: levelSelect.value === "" || levelSelect.disabled ? null : Number(levelSelect.value),
     notes: notesInput.value,
   });
@@ -461,6 +610,8 @@ function renderLinks(joinUrl) {
   join.href = joinUrl;
   join.textContent = joinUrl;
   byId("facilitator-link").value = facilitatorLink();
+  // The report page reads the token from the fragment and then removes it from its address.
+  byId("report-link").href = `/report/${encodeURIComponent(workshopId)}#token=${token}`;
 }
 
 byId("copy-button").addEventListener("click", async () => {
@@ -552,6 +703,8 @@ async function deleteWorkshop() {
 byId("delete-button").addEventListener("click", deleteWorkshop);
 byId("export-csv").addEventListener("click", () => downloadExport("csv"));
 byId("export-json").addEventListener("click", () => downloadExport("json"));
+byId("export-xlsx").addEventListener("click", () => downloadExport("xlsx"));
+byId("export-md").addEventListener("click", () => downloadExport("md"));
 
 // Connection ---------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ function showError(message) {
   errorRegion.replaceChildren(...(message ? [element("p", { text: message })] : []));
 }
 
-async function loadRubrics() {
+async function loadRubrics(selectId = null) {
   let response;
   try {
     response = await fetch("/api/rubrics", { headers: { Accept: "application/json" } });
@@ -39,7 +39,10 @@ async function loadRubrics() {
   rubricSelect.replaceChildren(
     ...rubrics.map((rubric) => element("option", { value: rubric.id, text: rubric.title })),
   );
-  const preferred = rubrics.find((rubric) => rubric.id === DEFAULT_RUBRIC) ?? rubrics[0];
+  const preferred =
+    rubrics.find((rubric) => rubric.id === selectId) ??
+    rubrics.find((rubric) => rubric.id === DEFAULT_RUBRIC) ??
+    rubrics[0];
   rubricSelect.value = preferred.id;
   renderAgenda(preferred);
 }
@@ -235,6 +238,50 @@ form.addEventListener("submit", async (event) => {
   submitButton.disabled = false;
   submitButton.textContent = "Create workshop";
 });
+
+/** Uploads the chosen rubric file; on success it joins the list and is selected. */
+async function uploadRubric() {
+  const input = document.getElementById("rubric-file");
+  const status = document.getElementById("rubric-upload-status");
+  showError("");
+  const file = input.files[0];
+  if (!file) {
+    showError("Choose a rubric file (.toml) to upload.");
+    input.focus();
+    return;
+  }
+  status.textContent = "Uploading…";
+
+  const headers = { "Content-Type": "application/toml", Accept: "application/json" };
+  if (!passwordField.hidden) {
+    headers.Authorization = `Bearer ${form.elements.password.value}`;
+  }
+  let response;
+  try {
+    response = await fetch("/api/rubrics", { method: "POST", headers, body: await file.text() });
+  } catch (error) {
+    status.textContent = "";
+    showError(`Uploading the rubric failed: ${error.message}. Check the connection and try again.`);
+    return;
+  }
+  if (response.status === 401) {
+    status.textContent = "";
+    showError("Uploading a rubric needs the organiser password. Enter it and try again.");
+    showPasswordField();
+    return;
+  }
+  if (!response.ok) {
+    status.textContent = "";
+    showError(await errorDetail(response, "Uploading the rubric"));
+    return;
+  }
+
+  const uploaded = await response.json();
+  await loadRubrics(uploaded.id);
+  status.textContent = `Uploaded "${uploaded.title}"; it is now the chosen rubric.`;
+}
+
+document.getElementById("rubric-upload-button").addEventListener("click", uploadRubric);
 
 loadConfig();
 loadRubrics();

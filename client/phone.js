@@ -27,6 +27,26 @@ function showError(message) {
   errorRegion.replaceChildren(...(message ? [element("p", { text: message })] : []));
 }
 
+/**
+ * How long each kind of message stays in the status bar at the bottom of the screen.
+ * The bar floats over the page, so it clears itself after a while. The same facts
+ * stay in the page itself, in the "Your vote" line and on the marked level. A pending
+ * message ("Sending…", "Not sent yet") stays until the next message replaces it.
+ */
+const STATUS_BAR_MS = { info: 6_000, error: 12_000, pending: null };
+let statusBarTimer = 0;
+
+/** Shows and announces a message in the status bar; `kind` is info, error or pending. */
+function showStatus(text, kind = "info") {
+  clearTimeout(statusBarTimer);
+  voteStatus.classList.toggle("is-error", kind === "error");
+  announce(voteStatus, text);
+  const shownFor = STATUS_BAR_MS[kind];
+  if (text && shownFor) {
+    statusBarTimer = setTimeout(() => announce(voteStatus, ""), shownFor);
+  }
+}
+
 // Code entry ---------------------------------------------------------------------------
 
 function showCodeEntry(prefill = "") {
@@ -160,7 +180,7 @@ byId("role-buttons").addEventListener("click", (event) => {
     roleButton.disabled = true;
   }
   joiningWithChosenRole = true;
-  announce(voteStatus, `Joining as ${button.textContent}…`);
+  showStatus(`Joining as ${button.textContent}…`, "pending");
   connection.resendHello();
 });
 
@@ -176,7 +196,7 @@ function showWelcome(message) {
   roleLine.hidden = false;
   if (joiningWithChosenRole) {
     joiningWithChosenRole = false;
-    announce(voteStatus, `Joined as ${roleNameOf(message.role)}.`);
+    showStatus(`Joined as ${roleNameOf(message.role)}.`);
   }
 }
 
@@ -234,9 +254,8 @@ async function castVote(roundNumber, level) {
   sendingVote = attempt;
   unsentVote = null;
   showError("");
-  voteStatus.classList.remove("is-error");
   updateVoteButtons();
-  announce(voteStatus, `Sending your vote: ${levelName(level)}…`);
+  showStatus(`Sending your vote: ${levelName(level)}…`, "pending");
   try {
     await connection.send({ type: "vote", round: roundNumber, level });
     if (sendingVote !== attempt) {
@@ -244,7 +263,7 @@ async function castVote(roundNumber, level) {
     }
     sendingVote = null;
     confirmedVote = { round: roundNumber, voted: true, level };
-    announce(voteStatus, `Vote received: ${levelName(level)}. You can change it until the results are shown.`);
+    showStatus(`Vote received: ${levelName(level)}. You can change it until the results are shown.`);
   } catch (error) {
     if (sendingVote !== attempt) {
       return;
@@ -252,12 +271,11 @@ async function castVote(roundNumber, level) {
     sendingVote = null;
     if (error instanceof CommandError && (error.code === "not_connected" || error.code === "disconnected")) {
       unsentVote = attempt;
-      announce(voteStatus, "Not connected: your vote will be sent when the connection is back.");
+      showStatus("Not connected: your vote will be sent when the connection is back.", "pending");
     } else {
       // The status bar stays in view at the bottom of the screen, unlike the error
       // region at the top, so a refused vote is reported where the tap happened.
-      announce(voteStatus, error.message);
-      voteStatus.classList.add("is-error");
+      showStatus(error.message, "error");
     }
   }
   updateVoteButtons();
@@ -273,11 +291,16 @@ function resendUnsentVote() {
     castVote(unsentVote.round, unsentVote.level);
   } else {
     unsentVote = null;
-    announce(voteStatus, "Your last vote was not sent before the round closed.");
+    showStatus("Your last vote was not sent before the round closed.", "error");
   }
 }
 
-function renderVoteButton(level, name, descriptor, disabled) {
+/**
+ * Returns one level's button. A closed round's buttons are aria-disabled rather than
+ * disabled, so they stay readable and focusable and a tap gets a message saying why
+ * the vote cannot change.
+ */
+function renderVoteButton(level, name, descriptor, closed) {
   const key = level === null ? "not-sure" : String(level);
   return element(
     "button",
@@ -285,7 +308,7 @@ function renderVoteButton(level, name, descriptor, disabled) {
       type: "button",
       className: level === null ? "level-button not-sure" : "level-button",
       "aria-pressed": "false",
-      disabled,
+      "aria-disabled": closed ? "true" : null,
       dataset: { level: key, focusKey: `level-${key}` },
     },
     [
@@ -296,11 +319,11 @@ function renderVoteButton(level, name, descriptor, disabled) {
   );
 }
 
-function renderVoteButtons(round, disabled) {
+function renderVoteButtons(round, closed) {
   const buttons = view.current.descriptors.map((descriptor, index) =>
-    renderVoteButton(index + 1, view.levels[index] ?? `Level ${index + 1}`, descriptor, disabled),
+    renderVoteButton(index + 1, view.levels[index] ?? `Level ${index + 1}`, descriptor, closed),
   );
-  buttons.push(renderVoteButton(null, "Not sure", "", disabled));
+  buttons.push(renderVoteButton(null, "Not sure", "", closed));
   return element("div", { className: "level-buttons", role: "group", "aria-label": `Your vote in round ${round.number}` }, buttons);
 }
 
@@ -326,6 +349,19 @@ function updateVoteButtons() {
 }
 
 function describeOwnVote(round) {
+  if (round.status === "voting") {
+    const choice = shownChoice(round.number);
+    if (choice === null) {
+      return "You have not voted in this round yet.";
+    }
+    if (choice.state === "sending") {
+      return `Sending your vote: ${levelName(choice.level)}…`;
+    }
+    if (choice.state === "unsent") {
+      return `Your vote for ${levelName(choice.level)} is not sent yet: it is sent when the connection is back.`;
+    }
+    return `✓ Vote received: ${levelName(choice.level)}. You can change it until the results are shown.`;
+  }
   if (!confirmedVote || confirmedVote.round !== round.number) {
     return "";
   }
@@ -377,16 +413,15 @@ function announceRoundChange(round) {
   if (firstView) {
     return;
   }
-  voteStatus.classList.remove("is-error");
   if (!round) {
     // A new item without a round: the last item's vote status no longer applies.
-    announce(voteStatus, "");
+    showStatus("");
     return;
   }
   if (round.status === "voting") {
-    announce(voteStatus, `Round ${round.number} is open: tap a level to vote.`);
+    showStatus(`Round ${round.number} is open: tap a level to vote.`);
   } else {
-    announce(voteStatus, `Voting is closed: the results of round ${round.number} are shown.`);
+    showStatus(`Voting is closed: the results of round ${round.number} are shown.`);
   }
 }
 
@@ -411,6 +446,7 @@ function buildStage(round, entry) {
         text: `Tap the level that best describes ${view.unit} now. You can change your vote until the results are shown.`,
       }),
     );
+    children.push(element("p", { className: "own-vote", text: describeOwnVote(round) }));
     children.push(renderVoteButtons(round, false));
   } else {
     children.push(element("h2", { className: "results-heading", text: `Results of round ${round.number}` }));
@@ -428,7 +464,11 @@ function buildStage(round, entry) {
 stage.addEventListener("click", (event) => {
   const button = event.target.closest("button.level-button");
   const round = view && latestRound(view);
-  if (!button || button.disabled || !round || round.status !== "voting") {
+  if (!button || !round) {
+    return;
+  }
+  if (round.status !== "voting" || button.getAttribute("aria-disabled") === "true") {
+    showStatus(`Round ${round.number} is closed: its results are shown, so your vote cannot change.`, "error");
     return;
   }
   const level = button.dataset.level === "not-sure" ? null : Number(button.dataset.level);
@@ -478,7 +518,7 @@ async function start() {
           showError(message.message);
           if (message.code === "workshop_deleted") {
             stage.replaceChildren();
-            announce(voteStatus, "");
+            showStatus("");
             byId("role-line").hidden = true;
           }
           break;

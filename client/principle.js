@@ -3,7 +3,10 @@
 
 import { element, paragraphs } from "./dom.js";
 
-/** Returns the principle's number, title and statement, with the title at `headingLevel`. */
+/**
+ * Returns the principle's number, title, aspect (when one aspect is on screen) and
+ * statement, with the title at `headingLevel`.
+ */
 export function renderPrincipleHeading(principle, headingLevel = 2) {
   return element("header", { className: "principle-heading" }, [
     element("p", {
@@ -13,6 +16,10 @@ export function renderPrincipleHeading(principle, headingLevel = 2) {
         : `Principle ${principle.number}: discussion item, no vote`,
     }),
     element(`h${headingLevel}`, { className: "principle-title", text: principle.title }),
+    // A round on one aspect names the aspect, so voters do not place the whole principle.
+    principle.aspect
+      ? element("p", { className: "principle-aspect", text: `Aspect: ${principle.aspect.title}` })
+      : null,
     element("p", { className: "principle-statement", text: principle.statement }),
   ]);
 }

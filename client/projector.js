@@ -7,14 +7,20 @@
 //   discussion  an item without levels: principle, description and join panel
 //   voting      a round is open: principle, levels and live "N voted" per role
 //   revealed    the latest round is revealed: principle and results
+//   recorded    an agreement is recorded for an item with levels and no round is
+//               open: the principle's row of the rubric grid with the agreed cell
+//               marked, a one-line summary of the last round, and the notes
 
 import { Connection } from "./connection.js";
 import { element } from "./dom.js";
 import { renderDescription, renderDescriptors, renderPrincipleHeading } from "./principle.js";
 import {
   currentAgendaEntry,
+  describeGap,
   latestRound,
+  renderAgreedRow,
   renderAgreement,
+  renderNotes,
   renderResult,
   renderVotedCounts,
 } from "./results.js";
@@ -43,6 +49,10 @@ function modeOf(view) {
   }
   if (round && round.status === "voting") {
     return "voting";
+  }
+  const entry = currentAgendaEntry(view);
+  if (view.current.has_levels && entry && entry.recorded) {
+    return "recorded";
   }
   if (round && round.status === "revealed") {
     return "revealed";
@@ -74,8 +84,9 @@ function render(view) {
   byId("workshop-title").textContent = view.title;
   byId("workshop-unit").textContent = view.unit;
   renderJoinDetails(view);
-  byId("join-strip").hidden = mode !== "voting" && mode !== "revealed";
-  byId("join-panel").hidden = mode === "voting" || mode === "revealed";
+  const fullScreenMode = mode === "voting" || mode === "revealed" || mode === "recorded";
+  byId("join-strip").hidden = !fullScreenMode;
+  byId("join-panel").hidden = fullScreenMode;
 
   const principle = byId("principle");
   const live = byId("live");
@@ -105,15 +116,63 @@ function render(view) {
       element("h2", { className: "results-heading", text: `Results of round ${round.number}` }),
       renderResult(round.result, view),
     );
+  } else if (mode === "recorded") {
+    detail.replaceChildren(...renderRecorded(view, currentAgendaEntry(view), round));
   } else if (mode === "discussion") {
     detail.replaceChildren(renderDescription(view.current));
   } else {
     detail.replaceChildren();
   }
 
-  const agreement = mode === "join" || mode === "voting" ? null : renderAgreement(currentAgendaEntry(view), view);
+  let agreement = null;
+  if (mode === "recorded") {
+    agreement = renderRecordedNotes(currentAgendaEntry(view));
+  } else if (mode !== "join" && mode !== "voting") {
+    agreement = renderAgreement(currentAgendaEntry(view), view);
+  }
   byId("agreement").replaceChildren(...(agreement ? [agreement] : []));
   fitToScreen();
+}
+
+/** Returns the agreed level as a headline, the rubric row with its cell marked and the last result. */
+function renderRecorded(view, entry, round) {
+  const levelName =
+    entry.agreed_level === null ? null : (view.levels[entry.agreed_level - 1] ?? `Level ${entry.agreed_level}`);
+  const children = [
+    element("h2", { className: "agreed-headline" }, [
+      levelName === null ? "Recorded: no level agreed" : "Agreed by the room: ",
+      levelName === null ? null : element("strong", { text: levelName }),
+    ]),
+    renderAgreedRow(view.current, entry, view.levels),
+  ];
+  if (round && round.result) {
+    const consensus = round.result.consensus;
+    children.push(
+      element("p", { className: "last-round" }, [
+        element("strong", { text: `Round ${round.number}: ` }),
+        describeGap(round.result, view),
+        consensus === null ? "" : ` Consensus ${Math.round(consensus * 100)}%.`,
+      ]),
+    );
+  }
+  return children;
+}
+
+/**
+ * Returns the recorded notes, or null without notes. The box scrolls when the notes
+ * are longer than the screen can hold at the smallest --fit-scale, so it takes
+ * keyboard focus (tabindex 0) for anyone reading the projector page on a laptop.
+ */
+function renderRecordedNotes(entry) {
+  if (entry.notes.trim() === "") {
+    return null;
+  }
+  return element("section", { className: "recorded-notes", "aria-labelledby": "notes-heading" }, [
+    element("h2", { id: "notes-heading", text: "Notes" }),
+    element("div", { className: "notes-scroll", tabindex: "0", "aria-labelledby": "notes-heading" }, [
+      renderNotes(entry.notes),
+    ]),
+  ]);
 }
 
 /** Smallest and largest --fit-scale: the text shrinks to fit long descriptors, but no further. */

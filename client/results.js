@@ -69,6 +69,12 @@ export function describeMedian(median, levels) {
   return `between ${levels[lower - 1]} and ${levels[lower]}`;
 }
 
+/** Returns where a median places the item: "at Developed", or "between Developing and Developed". */
+function describePlacement(median, levels) {
+  const words = describeMedian(median, levels);
+  return Number.isInteger(median) ? `at ${words}` : words;
+}
+
 /** Returns a number of levels in words: "one level", "half a level", "two and a half levels". */
 export function describeLevelDistance(distance) {
   const whole = Math.floor(distance);
@@ -82,7 +88,8 @@ export function describeLevelDistance(distance) {
 
 /**
  * Returns the sentence comparing the two comparison roles' medians, e.g.
- * "Staff place this at Developed; students at Developing: one level apart."
+ * "Staff place this at Developed; students at Developing: one level apart." or
+ * "Staff place this between Developed and Refining; students at Developing: ...".
  */
 export function describeGap(result, view) {
   const [firstId, secondId] = view.comparison;
@@ -104,13 +111,13 @@ export function describeGap(result, view) {
     return `No gap can be given: no ${names || "one"} chose a level.`;
   }
 
-  const firstMedian = describeMedian(firstResult.median, view.levels);
-  const secondMedian = describeMedian(secondResult.median, view.levels);
+  const firstPlacement = describePlacement(firstResult.median, view.levels);
+  const secondPlacement = describePlacement(secondResult.median, view.levels);
   if (result.gap === 0) {
-    return `${capitalise(first)} and ${second} both place this at ${firstMedian}: no gap.`;
+    return `${capitalise(first)} and ${second} both place this ${firstPlacement}: no gap.`;
   }
   return (
-    `${capitalise(first)} place this at ${firstMedian}; ${second} at ${secondMedian}: ` +
+    `${capitalise(first)} place this ${firstPlacement}; ${second} ${secondPlacement}: ` +
     `${describeLevelDistance(Math.abs(result.gap))} apart.`
   );
 }
@@ -133,24 +140,38 @@ export function renderVotedCounts(round, view) {
   return list;
 }
 
+/** Returns the "median" tag that marks a bar, or the gap between two bars, in words and shape. */
+function medianTag() {
+  return element("span", { className: "median-tag", text: "median" });
+}
+
 /**
  * Returns one distribution as a labelled list of bars.
  *
  * Bar lengths are shares of the group's voters who chose a level, so groups of
  * different sizes compare fairly. Each bar is labelled with its count and share.
+ * The median's bar is outlined and tagged "median". A median between two levels
+ * is a tagged dashed line between their bars.
  */
 function renderDistribution(distribution, view, { heading, className }) {
   const chose = distribution.counts.reduce((sum, count) => sum + count, 0);
+  const median = distribution.median;
   const bars = element("ol", { className: "bars" });
   distribution.counts.forEach((count, index) => {
+    const level = index + 1;
     const share = chose > 0 ? count / chose : 0;
     const fill = element("span", { className: "bar-fill" });
     // A Content-Security-Policy without 'unsafe-inline' blocks style attributes in
     // markup but allows CSSOM writes like this one (checked in Chromium).
     fill.style.inlineSize = `${(share * 100).toFixed(1)}%`;
+    const isMedian = median === level;
     bars.append(
-      element("li", { className: "bar" }, [
-        element("span", { className: "bar-level", text: view.levels[index] }),
+      element("li", { className: isMedian ? "bar is-median" : "bar" }, [
+        element("span", { className: "bar-level" }, [
+          view.levels[index],
+          isMedian ? " " : null,
+          isMedian ? medianTag() : null,
+        ]),
         element("span", { className: "bar-track", "aria-hidden": "true" }, [fill]),
         element("span", {
           className: "bar-count",
@@ -158,6 +179,17 @@ function renderDistribution(distribution, view, { heading, className }) {
         }),
       ]),
     );
+    if (median !== null && median === level + 0.5) {
+      bars.append(
+        element("li", { className: "median-between" }, [
+          medianTag(),
+          element("span", {
+            className: "visually-hidden",
+            text: ` between ${view.levels[index]} and ${view.levels[index + 1]}`,
+          }),
+        ]),
+      );
+    }
   });
 
   return element("figure", { className: `distribution ${className}` }, [
@@ -313,9 +345,47 @@ export function renderAgreement(entry, view) {
     );
   }
   if (entry.notes.trim() !== "") {
-    children.push(element("p", { className: "notes", text: entry.notes }));
+    children.push(renderNotes(entry.notes));
   }
   return element("section", { className: "agreement", "aria-label": "Agreed by the room" }, children);
+}
+
+/**
+ * Returns notes as one paragraph per blank-line-separated part, each with
+ * `dir="auto"` so a right-to-left paragraph (Arabic, Hebrew) reads from the right
+ * even among left-to-right ones. Spaces and single line breaks are kept as typed.
+ */
+export function renderNotes(notes) {
+  const parts = notes
+    .split(/\n[ \t]*\n/)
+    .map((part) => part.replace(/^\n+|\n+$/g, ""))
+    .filter((part) => part.trim() !== "");
+  return element(
+    "div",
+    { className: "notes" },
+    parts.map((part) => element("p", { className: "notes-paragraph", dir: "auto", text: part })),
+  );
+}
+
+/**
+ * Returns the principle's row of the rubric grid, one cell per level, with the
+ * agreed level's cell marked by a thick outline, a hatched background and the
+ * words "Agreed by the room", so the mark does not depend on colour.
+ */
+export function renderAgreedRow(principle, entry, levels) {
+  const row = element("ol", { className: "rubric-row", "aria-label": "Rubric levels, agreed level marked" });
+  principle.descriptors.forEach((descriptor, index) => {
+    const agreed = entry.agreed_level === index + 1;
+    const className = `rubric-cell level-${index + 1}${agreed ? " is-agreed" : ""}`;
+    row.append(
+      element("li", { className, "aria-current": agreed ? "true" : null }, [
+        agreed ? element("p", { className: "agreed-tag", text: "✓ Agreed by the room" }) : null,
+        element("h3", { className: "rubric-level", text: levels[index] ?? `Level ${index + 1}` }),
+        element("p", { className: "rubric-descriptor", text: descriptor }),
+      ]),
+    );
+  });
+  return row;
 }
 
 /** Returns the agenda entry of the item on screen, or undefined. */

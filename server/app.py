@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import hmac
 import io
 import logging
 import time
@@ -18,7 +17,6 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.exceptions import (
     HTTPException,
-    NotAuthorizedException,
     NotFoundException,
     ValidationException,
 )
@@ -33,11 +31,20 @@ from server import domain
 from server.export import build_export, export_csv, export_json
 from server.hub import Hub, WorkshopRuntime
 from server.protocol import protocol_schema
-from server.rubric import Role, Rubric, load_rubric_folder
+from server.report_routes import REPORT_ROUTES
+from server.rubric import Role, Rubric, RubricError, load_rubric_folder
+from server.rubric_library import (
+    MAX_RUBRIC_BYTES,
+    MAX_UPLOADED_RUBRICS,
+    LibraryFull,
+    RubricLibrary,
+    RubricTaken,
+)
 from server.security import (
     CONTENT_SECURITY_POLICY,
     RateLimiter,
-    check_secret,
+    check_facilitator,
+    check_organiser,
     client_address,
 )
 from server.settings import PROJECT_ROOT, Settings
@@ -135,15 +142,7 @@ async def _runtime(state: State, workshop_id: str) -> WorkshopRuntime:
 
 
 def _check_facilitator(request: Request[Any, Any, Any], runtime: WorkshopRuntime) -> None:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise NotAuthorizedException(
-            "Send the facilitator token as the header 'Authorization: Bearer <token>'."
-        )
-    expected = runtime.state.created.facilitator_digest
-    if not hmac.compare_digest(domain.token_digest(token.strip()), expected):
-        raise NotAuthorizedException("That facilitator token does not match this workshop.")
+    check_facilitator(request, runtime.state.created.facilitator_digest)
 
 
 WRONG_CODES_PER_MINUTE = 30
@@ -161,16 +160,7 @@ def join_limiter(state: State) -> RateLimiter:
 
 
 def _check_organiser(request: Request[Any, Any, Any], settings: Settings) -> None:
-    if settings.organiser_password is None:
-        return
-    scheme, _, password = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not check_secret(
-        password.strip(), settings.organiser_password
-    ):
-        raise NotAuthorizedException(
-            "This server needs the organiser password to create workshops; send it as "
-            "'Authorization: Bearer <password>'."
-        )
+    check_organiser(request, settings.organiser_password, "create workshops")
 
 
 @get("/healthz", sync_to_thread=False)
@@ -195,31 +185,67 @@ def server_config(state: State) -> ServerConfig:
     return ServerConfig(organiser_password_required=state.settings.organiser_password is not None)
 
 
-@get("/api/rubrics", sync_to_thread=False)
-def list_rubrics(state: State) -> list[RubricSummary]:
-    """List the rubrics a workshop can use."""
-    return [
-        RubricSummary(
-            id=rubric.id,
-            title=rubric.title,
-            levels=rubric.levels,
-            roles=rubric.roles,
-            principles=[
-                PrincipleSummary(id=p.id, number=p.number, title=p.title, has_levels=p.has_levels)
-                for p in rubric.principles
-            ],
-        )
-        for rubric in _hub(state).rubrics.values()
-    ]
+def _rubric_library(state: State) -> RubricLibrary:
+    library: RubricLibrary = state.rubric_library
+    return library
 
 
-@get("/api/rubrics/{rubric_id:str}", sync_to_thread=False)
-def get_rubric(state: State, rubric_id: FromPath[str]) -> Rubric:
+def _rubric_summary(rubric: Rubric) -> RubricSummary:
+    return RubricSummary(
+        id=rubric.id,
+        title=rubric.title,
+        levels=rubric.levels,
+        roles=rubric.roles,
+        principles=[
+            PrincipleSummary(id=p.id, number=p.number, title=p.title, has_levels=p.has_levels)
+            for p in rubric.principles
+        ],
+    )
+
+
+@get("/api/rubrics")
+async def list_rubrics(state: State) -> list[RubricSummary]:
+    """List the rubrics a workshop can use: the shipped files, then uploads."""
+    library = _rubric_library(state)
+    await library.refresh()
+    return [_rubric_summary(rubric) for rubric in library.rubrics.values()]
+
+
+@get("/api/rubrics/{rubric_id:str}")
+async def get_rubric(state: State, rubric_id: FromPath[str]) -> Rubric:
     """Return one rubric in full."""
-    rubric = _hub(state).rubrics.get(rubric_id)
+    rubric = await _rubric_library(state).get(rubric_id)
     if rubric is None:
         raise NotFoundException(f"There is no rubric {rubric_id!r}.")
     return rubric
+
+
+class ConflictException(HTTPException):
+    status_code = 409
+
+
+@post("/api/rubrics", status_code=HTTP_201_CREATED, request_max_body_size=MAX_RUBRIC_BYTES)
+async def upload_rubric(state: State, request: Request[Any, Any, Any]) -> RubricSummary:
+    """Add a custom rubric: the body is a rubric file's TOML text, in the format of the
+    shipped NUS rubric. Needs the organiser password when the server has one."""
+    check_organiser(request, state.settings.organiser_password, "upload rubrics")
+    source = await request.body()
+    if not source.strip():
+        raise ValidationException("body: send the rubric file's TOML text as the request body")
+    try:
+        rubric = await _rubric_library(state).upload(source)
+    except RubricError as error:
+        raise ValidationException(str(error)) from None
+    except RubricTaken as taken:
+        raise ConflictException(
+            f"id: the rubric id {str(taken)!r} is already used; give the rubric a new `id`."
+        ) from None
+    except LibraryFull:
+        raise ConflictException(
+            f"This server already stores {MAX_UPLOADED_RUBRICS} uploaded rubrics, "
+            "the most it keeps; ask its operator to make room."
+        ) from None
+    return _rubric_summary(rubric)
 
 
 @post("/api/workshops", status_code=HTTP_201_CREATED)
@@ -229,7 +255,7 @@ async def create_workshop(
     """Create a workshop and return its join code and its links."""
     _check_organiser(request, state.settings)
     hub = _hub(state)
-    rubric = hub.rubrics.get(data.rubric)
+    rubric = await _rubric_library(state).get(data.rubric)
     if rubric is None:
         known = ", ".join(hub.rubrics)
         raise ValidationException(f"rubric: unknown rubric {data.rubric!r}; choose one of: {known}")
@@ -432,12 +458,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         await store.open()
-        app.state.hub = Hub(store, rubrics)
+        library = RubricLibrary(store, rubrics)
+        await library.refresh()
+        app.state.rubric_library = library
+        app.state.hub = Hub(store, library.rubrics)
         # Everything loaded so far lives as long as the process; keep it out of the
         # collector's way so that full collections with many sockets stay short.
         gc.freeze()
         watch_collection_pauses()
-        logger.info("store opened in %s; rubrics: %s", where, ", ".join(rubrics))
+        logger.info("store opened in %s; rubrics: %s", where, ", ".join(library.rubrics))
         try:
             yield
         finally:
@@ -455,6 +484,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             delete_workshop,
             list_rubrics,
             get_rubric,
+            upload_rubric,
             create_workshop,
             join_info,
             join_qr,
@@ -466,6 +496,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             projector_page,
             phone_page,
             workshop_socket,
+            *REPORT_ROUTES,
             create_static_files_router(path="/static", directories=[CLIENT_DIR], name="static"),
         ],
         lifespan=[lifespan],

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import msgspec
 
-from server.rubric import Principle, Rubric
+from server.rubric import Aspect, Principle, Rubric
 from server.stats import RoundResult, summarise_round
 
 __all__ = (
@@ -24,6 +24,9 @@ __all__ = (
     "CurrentItemChanged",
     "Event",
     "ParticipantJoined",
+    "Priority",
+    "PriorityCleared",
+    "PrioritySet",
     "RoundOpened",
     "RoundRevealed",
     "VoteCast",
@@ -33,12 +36,17 @@ __all__ = (
     "fold",
     "round_guard",
     "round_marker",
+    "split_item",
     "token_digest",
 )
 
 Scope = Annotated[str, msgspec.Meta(pattern="^(course|department|faculty|institution)$")]
 SCOPES = ("course", "department", "faculty", "institution")
 MAX_NOTES_LENGTH = 20_000
+MAX_ACTIONS_LENGTH = 4000
+MAX_OWNER_LENGTH = 120
+ASPECT_SEPARATOR = "/"
+"""Joins a principle id and one of its aspect ids into an agenda item id."""
 
 
 class _Event(msgspec.Struct, tag_field="type", frozen=True):
@@ -94,6 +102,20 @@ class AgreementRecorded(_Event, tag="agreement_recorded"):
     recorded_at: float
 
 
+class PrioritySet(_Event, tag="priority_set"):
+    item: str
+    target_level: int | None
+    actions: str
+    staff_owner: str
+    """The staff-side owner of the actions, as the facilitator typed it."""
+    student_owner: str
+    set_at: float
+
+
+class PriorityCleared(_Event, tag="priority_cleared"):
+    item: str
+
+
 Event = (
     WorkshopCreated
     | ParticipantJoined
@@ -102,6 +124,8 @@ Event = (
     | VoteCast
     | RoundRevealed
     | AgreementRecorded
+    | PrioritySet
+    | PriorityCleared
 )
 
 
@@ -139,6 +163,17 @@ class Agreement:
 
 
 @dataclass
+class Priority:
+    """A principle the workshop chose to improve, with its target level and actions."""
+
+    target_level: int | None
+    actions: str
+    staff_owner: str
+    student_owner: str
+    set_at: float
+
+
+@dataclass
 class WorkshopState:
     created: WorkshopCreated
     seq: int = 1
@@ -148,6 +183,9 @@ class WorkshopState:
     rounds: list[Round] = field(default_factory=list)
     current_item: str | None = None
     agreements: dict[str, Agreement] = field(default_factory=dict)
+    """Agreement per agenda item id: a principle id, or ``<principle>/<aspect>``."""
+    priorities: dict[str, Priority] = field(default_factory=dict)
+    """Priority per principle id."""
 
     @property
     def rubric(self) -> Rubric:
@@ -165,6 +203,15 @@ class WorkshopState:
     def rounds_for(self, item: str) -> list[Round]:
         return [round_ for round_ in self.rounds if round_.item == item]
 
+    def aspect_levels(self, principle: Principle) -> list[int]:
+        """Return the agreed levels recorded for a principle's aspects, in rubric order."""
+        levels = []
+        for aspect in principle.aspects:
+            agreement = self.agreements.get(f"{principle.id}{ASPECT_SEPARATOR}{aspect.id}")
+            if agreement is not None and agreement.level is not None:
+                levels.append(agreement.level)
+        return levels
+
     def agenda_principles(self) -> list[Principle]:
         principles = []
         for item in self.created.agenda:
@@ -172,6 +219,12 @@ class WorkshopState:
             if principle is not None:
                 principles.append(principle)
         return principles
+
+
+def split_item(item: str) -> tuple[str, str | None]:
+    """Split an agenda item id into its principle id and aspect id (``None`` for a principle)."""
+    principle_id, separator, aspect_id = item.partition(ASPECT_SEPARATOR)
+    return principle_id, aspect_id if separator else None
 
 
 def token_digest(token: str) -> str:
@@ -214,6 +267,16 @@ def apply(state: WorkshopState, event: Event) -> None:
             round_.result = _summarise(state, round_)
         case AgreementRecorded(item=item, level=level, notes=notes, recorded_at=recorded_at):
             state.agreements[item] = Agreement(level=level, notes=notes, recorded_at=recorded_at)
+        case PrioritySet(item=item, set_at=set_at):
+            state.priorities[item] = Priority(
+                target_level=event.target_level,
+                actions=event.actions,
+                staff_owner=event.staff_owner,
+                student_owner=event.student_owner,
+                set_at=set_at,
+            )
+        case PriorityCleared(item=item):
+            state.priorities.pop(item, None)
         case WorkshopCreated():
             raise ValueError("a workshop log has exactly one WorkshopCreated event, at the start")
 
@@ -244,9 +307,11 @@ def round_guard(state: WorkshopState, events: list[Event]) -> tuple[str | None, 
 
     Events decided on ``state`` are only valid while its latest round is as it was: a
     vote must not land after a reveal, and two facilitators must not open or reveal
-    the same round twice. Joins do not depend on rounds, so they carry no guard.
+    the same round twice. Joins and priorities do not depend on rounds, so they carry
+    no guard.
     """
-    if all(isinstance(event, ParticipantJoined) for event in events):
+    unguarded = ParticipantJoined | PrioritySet | PriorityCleared
+    if all(isinstance(event, unguarded) for event in events):
         return None, None
     new_marker = None
     for event in events:
@@ -272,6 +337,23 @@ def _agenda_principle(state: WorkshopState, item: str) -> Principle:
     return principle
 
 
+def _agenda_item(state: WorkshopState, item: str) -> tuple[Principle, Aspect | None]:
+    """Return the principle of an agenda item and, for ``<principle>/<aspect>``, the aspect."""
+    principle_id, aspect_id = split_item(item)
+    principle = _agenda_principle(state, principle_id)
+    if aspect_id is None:
+        return principle, None
+    aspect = principle.aspect(aspect_id)
+    if aspect is None:
+        known = ", ".join(f"{principle.id}{ASPECT_SEPARATOR}{a.id}" for a in principle.aspects)
+        choices = f"choose one of: {known}" if known else "it has no aspects"
+        raise CommandRejected(
+            "unknown_item",
+            f"{aspect_id!r} is not an aspect of principle {principle.number}; {choices}",
+        )
+    return principle, aspect
+
+
 def decide_join(state: WorkshopState, *, role: str | None, token: str) -> tuple[str, list[Event]]:
     """Join a participant, or resume the one that holds ``token``.
 
@@ -293,8 +375,8 @@ def decide_join(state: WorkshopState, *, role: str | None, token: str) -> tuple[
 
 
 def decide_show_item(state: WorkshopState, *, item: str) -> list[Event]:
-    """Put an agenda item on the screens without opening a vote."""
-    _agenda_principle(state, item)
+    """Put an agenda item, or one aspect of it, on the screens without opening a vote."""
+    _agenda_item(state, item)
     voting = state.voting_round
     if voting is not None and voting.item != item:
         raise CommandRejected(
@@ -307,8 +389,9 @@ def decide_show_item(state: WorkshopState, *, item: str) -> list[Event]:
 
 
 def decide_open_round(state: WorkshopState, *, item: str, now: float) -> list[Event]:
-    """Open a new round of votes on an agenda item (a re-vote if it had rounds)."""
-    principle = _agenda_principle(state, item)
+    """Open a new round of votes on an agenda item or one of its aspects (a re-vote if it
+    had rounds)."""
+    principle, _ = _agenda_item(state, item)
     if not principle.has_levels:
         raise CommandRejected(
             "discussion_item",
@@ -367,8 +450,8 @@ def decide_reveal(state: WorkshopState, *, round_number: int, now: float) -> lis
 def decide_record(
     state: WorkshopState, *, item: str, level: int | None, notes: str, now: float
 ) -> list[Event]:
-    """Record (or correct) the level the room agreed for an item, with notes."""
-    principle = _agenda_principle(state, item)
+    """Record (or correct) the level the room agreed for an item or aspect, with notes."""
+    principle, _ = _agenda_item(state, item)
     voting = state.voting_round
     if voting is not None and voting.item == item:
         raise CommandRejected(
@@ -392,3 +475,88 @@ def decide_record(
             f"Notes are {len(notes)} characters long; the limit is {MAX_NOTES_LENGTH}.",
         )
     return [AgreementRecorded(item=item, level=level, notes=notes, recorded_at=now)]
+
+
+def decide_set_priority(
+    state: WorkshopState,
+    *,
+    item: str,
+    target_level: int | None,
+    actions: str,
+    staff_owner: str,
+    student_owner: str,
+    now: float,
+) -> list[Event]:
+    """Mark a principle as a priority, or change its target level, actions or owners.
+
+    The target level must be above the agreed level when one is recorded, because a
+    priority is a principle the workshop means to move up.
+    """
+    if split_item(item)[1] is not None:
+        raise CommandRejected(
+            "unknown_item",
+            f"{item!r} is an aspect; set the priority on its principle, {split_item(item)[0]!r}.",
+        )
+    principle = _agenda_principle(state, item)
+    staff_owner = staff_owner.strip()
+    student_owner = student_owner.strip()
+    for name, text, limit in (
+        ("actions", actions, MAX_ACTIONS_LENGTH),
+        ("staff_owner", staff_owner, MAX_OWNER_LENGTH),
+        ("student_owner", student_owner, MAX_OWNER_LENGTH),
+    ):
+        if len(text) > limit:
+            raise CommandRejected(
+                "text_too_long", f"{name} is {len(text)} characters long; the limit is {limit}."
+            )
+    if target_level is not None:
+        _check_target_level(state, principle, target_level)
+
+    existing = state.priorities.get(item)
+    if existing is not None and (
+        existing.target_level,
+        existing.actions,
+        existing.staff_owner,
+        existing.student_owner,
+    ) == (target_level, actions, staff_owner, student_owner):
+        return []
+    return [
+        PrioritySet(
+            item=item,
+            target_level=target_level,
+            actions=actions,
+            staff_owner=staff_owner,
+            student_owner=student_owner,
+            set_at=now,
+        )
+    ]
+
+
+def _check_target_level(state: WorkshopState, principle: Principle, target_level: int) -> None:
+    if not principle.has_levels:
+        raise CommandRejected(
+            "discussion_item",
+            f"Principle {principle.number} is a discussion item without levels, so its "
+            "priority has no target level; send null.",
+        )
+    levels = state.rubric.levels
+    if not 1 <= target_level <= len(levels):
+        raise CommandRejected(
+            "invalid_level",
+            f"Target level {target_level} is out of range; choose 1 to {len(levels)} or null.",
+        )
+    agreement = state.agreements.get(principle.id)
+    if agreement is not None and agreement.level is not None and target_level <= agreement.level:
+        raise CommandRejected(
+            "invalid_target",
+            f"Target level {target_level} ({levels[target_level - 1]}) is not above the agreed "
+            f"level {agreement.level} ({levels[agreement.level - 1]}); choose a higher level, "
+            "or null for no target.",
+        )
+
+
+def decide_clear_priority(state: WorkshopState, *, item: str) -> list[Event]:
+    """Remove a principle from the priorities."""
+    if item not in state.priorities:
+        raise CommandRejected("unknown_priority", f"{item!r} is not marked as a priority.")
+    return [PriorityCleared(item=item)]

@@ -27,7 +27,8 @@ __all__ = (
 Ref = Annotated[int, msgspec.Meta(ge=0, le=2**53)] | None
 Token = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{22,128}$")]
 Code = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
-Item = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Item = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+"""A principle id, or ``<principle id>/<aspect id>`` for one aspect of a principle."""
 RoundNumber = Annotated[int, msgspec.Meta(ge=1)]
 LevelChoice = Annotated[int, msgspec.Meta(ge=1, le=20)] | None
 Notes = Annotated[str, msgspec.Meta(max_length=20_000)]
@@ -97,7 +98,37 @@ class Record(_ClientMessage, tag="record"):
     notes: Notes = ""
 
 
-ClientMessage = Join | Watch | Control | Vote | ShowItem | OpenRound | Reveal | Record
+class SetPriority(_ClientMessage, tag="set_priority"):
+    """Facilitator: mark a principle as a priority, or change its target, actions or owners."""
+
+    item: Item
+    target_level: LevelChoice
+    """The level to reach, above the agreed level; ``null`` for none or a discussion item."""
+    actions: Annotated[str, msgspec.Meta(max_length=4000)] = ""
+    staff_owner: Annotated[str, msgspec.Meta(max_length=120)] = ""
+    """Who on the staff side owns the actions, e.g. a job title; typed by the facilitator."""
+    student_owner: Annotated[str, msgspec.Meta(max_length=120)] = ""
+    """Who on the student side owns the actions, e.g. "Course rep"."""
+
+
+class ClearPriority(_ClientMessage, tag="clear_priority"):
+    """Facilitator: remove a principle from the priorities."""
+
+    item: Item
+
+
+ClientMessage = (
+    Join
+    | Watch
+    | Control
+    | Vote
+    | ShowItem
+    | OpenRound
+    | Reveal
+    | Record
+    | SetPriority
+    | ClearPriority
+)
 
 
 class _ServerMessage(msgspec.Struct, tag_field="type", kw_only=True):

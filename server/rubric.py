@@ -13,6 +13,7 @@ from typing import Annotated
 import msgspec
 
 __all__ = (
+    "Aspect",
     "Principle",
     "Role",
     "Rubric",
@@ -36,6 +37,16 @@ class Role(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """The name for several people, e.g. "Students"; the name itself when not given."""
 
 
+class Aspect(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """One aspect of practice within a principle, which a workshop may place at a level
+    on its own, using the principle's descriptors."""
+
+    id: Identifier
+    """Unique within its principle; the agenda item id is ``<principle id>/<aspect id>``."""
+    title: Title
+    description: str = ""
+
+
 class Principle(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """One principle of the rubric, levelled or a discussion item."""
 
@@ -51,10 +62,18 @@ class Principle(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Longer explanation, used for discussion items without levels."""
     aliases: list[Title] = []
     """Other titles the source text uses for this principle."""
+    aspects: list[Aspect] = []
+    """Aspects of practice that a workshop may vote on separately; levelled principles only."""
 
     @property
     def has_levels(self) -> bool:
         return bool(self.descriptors)
+
+    def aspect(self, aspect_id: str) -> Aspect | None:
+        for aspect in self.aspects:
+            if aspect.id == aspect_id:
+                return aspect
+        return None
 
 
 class Rubric(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -88,6 +107,11 @@ class Rubric(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 class RubricError(ValueError):
     """A rubric file that cannot be used, with the file, field and problem."""
 
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems if problems is not None else [message]
+        """Every problem found, each naming the field; the message joins them."""
+
 
 def parse_rubric(data: bytes | str, *, source_name: str) -> Rubric:
     """Decode and check a rubric from TOML text.
@@ -102,8 +126,12 @@ def parse_rubric(data: bytes | str, *, source_name: str) -> Rubric:
     except msgspec.DecodeError as error:
         raise RubricError(f"{source_name}: not valid TOML: {error}") from None
 
-    for problem in _check(rubric):
-        raise RubricError(f"{source_name}: {problem}")
+    problems = _check(rubric)
+    if problems:
+        raise RubricError(
+            f"{source_name}: {'; '.join(problems)}",
+            [f"{source_name}: {problem}" for problem in problems],
+        )
     return rubric
 
 
@@ -145,6 +173,24 @@ def _check(rubric: Rubric) -> list[str]:
             )
         if not count and not principle.description:
             problems.append(f"`{field}` has no descriptors, so it needs a `description`")
+        problems += _check_aspects(principle, field)
+    return problems
+
+
+def _check_aspects(principle: Principle, field: str) -> list[str]:
+    problems: list[str] = []
+    if principle.aspects and not principle.has_levels:
+        problems.append(
+            f"`{field}.aspects` is set, but the principle has no descriptors; "
+            "only a levelled principle can have aspects to vote on"
+        )
+    seen: set[str] = set()
+    for index, aspect in enumerate(principle.aspects):
+        if aspect.id in seen:
+            problems.append(
+                f"`{field}.aspects[{index}].id` {aspect.id!r} is used by an earlier aspect"
+            )
+        seen.add(aspect.id)
     return problems
 
 

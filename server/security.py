@@ -9,10 +9,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
+
+from server.domain import token_digest
 
 __all__ = (
     "CONTENT_SECURITY_POLICY",
     "RateLimiter",
+    "bearer_credentials",
+    "check_facilitator",
+    "check_organiser",
     "check_secret",
     "client_address",
     "origin_allowed",
@@ -29,6 +35,42 @@ CONTENT_SECURITY_POLICY = (
 def check_secret(presented: str, expected: str) -> bool:
     """Compare two secrets in constant time."""
     return hmac.compare_digest(presented.encode(), expected.encode())
+
+
+def bearer_credentials(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """Return the credentials of an ``Authorization: Bearer ...`` header, if any."""
+    scheme, _, credentials = connection.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
+        return None
+    return credentials.strip()
+
+
+def check_facilitator(connection: ASGIConnection[Any, Any, Any, Any], digest: str) -> None:
+    """Raise 401 unless the request carries the facilitator token whose SHA-256 is ``digest``."""
+    token = bearer_credentials(connection)
+    if token is None:
+        raise NotAuthorizedException(
+            "Send the facilitator token as the header 'Authorization: Bearer <token>'."
+        )
+    if not hmac.compare_digest(token_digest(token), digest):
+        raise NotAuthorizedException("That facilitator token does not match this workshop.")
+
+
+def check_organiser(
+    connection: ASGIConnection[Any, Any, Any, Any], password: str | None, action: str
+) -> None:
+    """Raise 401 unless the organiser password is unset or sent as a Bearer credential.
+
+    ``action`` completes the error message, e.g. "create workshops".
+    """
+    if password is None:
+        return
+    presented = bearer_credentials(connection)
+    if presented is None or not check_secret(presented, password):
+        raise NotAuthorizedException(
+            f"This server needs the organiser password to {action}; send it as "
+            "'Authorization: Bearer <password>'."
+        )
 
 
 def origin_allowed(connection: ASGIConnection[Any, Any, Any, Any], public_url: str | None) -> bool:

@@ -23,6 +23,7 @@ from server.domain import CommandRejected, WorkshopState
 from server.hub import Hub, WorkshopRuntime
 from server.protocol import (
     Ack,
+    ClearPriority,
     ClientMessage,
     Control,
     Error,
@@ -30,6 +31,7 @@ from server.protocol import (
     OpenRound,
     Record,
     Reveal,
+    SetPriority,
     ShowItem,
     Vote,
     Watch,
@@ -223,6 +225,22 @@ class _Session:
                     lambda s: domain.decide_record(s, item=item, level=level, notes=notes, now=now)
                 )
                 logger.info("workshop %s: agreement recorded for %s", workshop, item)
+            case SetPriority():
+                seq = await runtime.execute(
+                    lambda s: domain.decide_set_priority(
+                        s,
+                        item=message.item,
+                        target_level=message.target_level,
+                        actions=message.actions,
+                        staff_owner=message.staff_owner,
+                        student_owner=message.student_owner,
+                        now=now,
+                    )
+                )
+                logger.info("workshop %s: priority set on %s", workshop, message.item)
+            case ClearPriority(item=item):
+                seq = await runtime.execute(lambda s: domain.decide_clear_priority(s, item=item))
+                logger.info("workshop %s: priority cleared on %s", workshop, item)
             case _:
                 raise CommandRejected("invalid_message", "That message is not a command.")
         return seq

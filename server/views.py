@@ -12,8 +12,8 @@ from typing import Literal
 
 import msgspec
 
-from server.domain import Round, WorkshopState
-from server.rubric import Principle, Role
+from server.domain import ASPECT_SEPARATOR, Round, WorkshopState, split_item
+from server.rubric import Aspect, Principle, Role
 from server.stats import RoundResult
 
 __all__ = ("AgendaEntry", "ConsoleView", "RoomView", "build_console_view", "build_room_view")
@@ -30,6 +30,38 @@ class PrincipleView(msgspec.Struct, frozen=True):
     """One per level, lowest first; empty for a discussion item."""
     description: str
     has_levels: bool
+    item: str
+    """The agenda item on screen: the principle id, or ``<principle>/<aspect>``."""
+    aspect: AspectSummary | None
+    """The aspect on screen when the item is one aspect of the principle."""
+
+
+class AspectSummary(msgspec.Struct, frozen=True):
+    id: str
+    title: str
+    description: str
+
+
+class AspectEntry(msgspec.Struct, frozen=True):
+    """One aspect of an agenda item and what has been recorded for it."""
+
+    id: str
+    item: str
+    """The id to send in commands: ``<principle>/<aspect>``."""
+    title: str
+    rounds: int
+    recorded: bool
+    agreed_level: int | None
+    notes: str
+
+
+class PriorityView(msgspec.Struct, frozen=True):
+    """A principle chosen as a priority; owners are role holders the facilitator typed."""
+
+    target_level: int | None
+    actions: str
+    staff_owner: str
+    student_owner: str
 
 
 class AgendaEntry(msgspec.Struct, frozen=True):
@@ -44,6 +76,10 @@ class AgendaEntry(msgspec.Struct, frozen=True):
     recorded: bool
     agreed_level: int | None
     notes: str
+    aspects: list[AspectEntry]
+    aspect_mean: float | None
+    """Mean of the levels agreed for the aspects, or ``None`` before any is agreed."""
+    priority: PriorityView | None
 
 
 class RoleCount(msgspec.Struct, frozen=True):
@@ -101,7 +137,7 @@ class ConsoleView(msgspec.Struct, frozen=True):
     connected: Presence
 
 
-def _principle_view(principle: Principle) -> PrincipleView:
+def _principle_view(principle: Principle, item: str, aspect: Aspect | None) -> PrincipleView:
     return PrincipleView(
         id=principle.id,
         number=principle.number,
@@ -110,6 +146,46 @@ def _principle_view(principle: Principle) -> PrincipleView:
         descriptors=principle.descriptors,
         description=principle.description,
         has_levels=principle.has_levels,
+        item=item,
+        aspect=AspectSummary(aspect.id, aspect.title, aspect.description) if aspect else None,
+    )
+
+
+def aspect_mean(levels: list[int]) -> float | None:
+    """Return the mean of aspect levels to two decimals, or ``None`` for no levels."""
+    return round(sum(levels) / len(levels), 2) if levels else None
+
+
+def _aspect_entries(
+    state: WorkshopState, principle: Principle, rounds_per_item: dict[str, int]
+) -> list[AspectEntry]:
+    entries = []
+    for aspect in principle.aspects:
+        item = f"{principle.id}{ASPECT_SEPARATOR}{aspect.id}"
+        agreement = state.agreements.get(item)
+        entries.append(
+            AspectEntry(
+                id=aspect.id,
+                item=item,
+                title=aspect.title,
+                rounds=rounds_per_item.get(item, 0),
+                recorded=agreement is not None,
+                agreed_level=agreement.level if agreement else None,
+                notes=agreement.notes if agreement else "",
+            )
+        )
+    return entries
+
+
+def _priority_view(state: WorkshopState, principle_id: str) -> PriorityView | None:
+    priority = state.priorities.get(principle_id)
+    if priority is None:
+        return None
+    return PriorityView(
+        target_level=priority.target_level,
+        actions=priority.actions,
+        staff_owner=priority.staff_owner,
+        student_owner=priority.student_owner,
     )
 
 
@@ -146,14 +222,20 @@ def build_room_view(state: WorkshopState) -> RoomView:
                 recorded=agreement is not None,
                 agreed_level=agreement.level if agreement else None,
                 notes=agreement.notes if agreement else "",
+                aspects=_aspect_entries(state, principle, rounds_per_item),
+                aspect_mean=aspect_mean(state.aspect_levels(principle)),
+                priority=_priority_view(state, principle.id),
             )
         )
 
     current = None
     rounds: list[RoundView] = []
     if state.current_item is not None:
-        principle = state.rubric.principle(state.current_item)
-        current = _principle_view(principle) if principle else None
+        principle_id, aspect_id = split_item(state.current_item)
+        principle = state.rubric.principle(principle_id)
+        if principle is not None:
+            aspect = principle.aspect(aspect_id) if aspect_id else None
+            current = _principle_view(principle, state.current_item, aspect)
         rounds = [_round_view(state, r) for r in state.rounds if r.item == state.current_item]
 
     return RoomView(

@@ -101,3 +101,15 @@ class EventStore(Protocol):
 
     async def workshop_ids(self) -> list[str]:
         """Return the ids of every stored workshop."""
+
+    async def save_rubric(self, rubric_id: str, source: bytes) -> bool:
+        """Store an uploaded rubric's TOML text durably, unless ``rubric_id`` is taken.
+
+        Returns whether it was stored; an id already stored keeps its text.
+        """
+
+    async def rubric_ids(self) -> list[str]:
+        """Return the ids of every uploaded rubric, sorted."""
+
+    async def rubric_source(self, rubric_id: str) -> bytes | None:
+        """Return an uploaded rubric's TOML text, or ``None`` for an unknown id."""

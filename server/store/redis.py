@@ -13,6 +13,7 @@ Keys (``{id}`` is a Redis Cluster hash tag, so one workshop's keys share a slot)
 - ``cg:{<id>}:meta``: hash with ``seq`` and ``round``
 - ``cg:code:<CODE>``: the workshop id holding a join code
 - ``cg:workshops``: set of every workshop id
+- ``cg:rubrics``: hash of uploaded rubrics' TOML text by rubric id; it never expires
 - ``cg:events``: pub/sub channel of ``<id> <seq>`` after an append, ``<id> deleted``
   after a deletion
 """
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 CHANNEL = "cg:events"
 WORKSHOPS_KEY = "cg:workshops"
+RUBRICS_KEY = "cg:rubrics"
 MAX_CONNECTIONS = 64
 RECONNECT_DELAYS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 
@@ -215,6 +217,26 @@ class RedisEventStore:
         except (RedisError, OSError) as error:
             raise StoreUnavailable(f"Redis is unreachable: {error}") from error
         return alive
+
+    async def save_rubric(self, rubric_id: str, source: bytes) -> bool:
+        try:
+            return bool(await self._redis.hsetnx(RUBRICS_KEY, rubric_id, source))
+        except (RedisError, OSError) as error:
+            raise StoreUnavailable(f"Redis is unreachable: {error}") from error
+
+    async def rubric_ids(self) -> list[str]:
+        try:
+            keys = await self._redis.hkeys(RUBRICS_KEY)
+        except (RedisError, OSError) as error:
+            raise StoreUnavailable(f"Redis is unreachable: {error}") from error
+        return sorted(key.decode() for key in keys)
+
+    async def rubric_source(self, rubric_id: str) -> bytes | None:
+        try:
+            source: bytes | None = await self._redis.hget(RUBRICS_KEY, rubric_id)
+        except (RedisError, OSError) as error:
+            raise StoreUnavailable(f"Redis is unreachable: {error}") from error
+        return source
 
     async def _follow(self) -> None:
         """Relay wake-ups from every worker to the listener, resubscribing after outages."""

@@ -37,6 +37,11 @@ CREATE TABLE IF NOT EXISTS events (
     payload BLOB NOT NULL,
     PRIMARY KEY (workshop_id, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rubrics (
+    id TEXT PRIMARY KEY,
+    source BLOB NOT NULL,
+    uploaded_at REAL NOT NULL
+) WITHOUT ROWID;
 """
 
 SCHEMA_VERSION = 1
@@ -122,6 +127,15 @@ class SqliteEventStore:
 
     async def workshop_ids(self) -> list[str]:
         return await self._run(self._select_ids)
+
+    async def save_rubric(self, rubric_id: str, source: bytes) -> bool:
+        return await self._run(self._insert_rubric, rubric_id, source)
+
+    async def rubric_ids(self) -> list[str]:
+        return await self._run(self._select_rubric_ids)
+
+    async def rubric_source(self, rubric_id: str) -> bytes | None:
+        return await self._run(self._select_rubric, rubric_id)
 
     async def _run(self, function, *args):  # type: ignore[no-untyped-def]
         loop = asyncio.get_running_loop()
@@ -302,3 +316,18 @@ class SqliteEventStore:
 
     def _select_ids(self) -> list[str]:
         return [row[0] for row in self._db().execute("SELECT id FROM workshops ORDER BY id")]
+
+    def _insert_rubric(self, rubric_id: str, source: bytes) -> bool:
+        inserted = self._db().execute(
+            "INSERT OR IGNORE INTO rubrics (id, source, uploaded_at) VALUES (?, ?, ?)",
+            (rubric_id, source, time.time()),
+        )
+        return inserted.rowcount == 1
+
+    def _select_rubric_ids(self) -> list[str]:
+        return [row[0] for row in self._db().execute("SELECT id FROM rubrics ORDER BY id")]
+
+    def _select_rubric(self, rubric_id: str) -> bytes | None:
+        found = self._db().execute("SELECT source FROM rubrics WHERE id = ?", (rubric_id,))
+        row = found.fetchone()
+        return bytes(row[0]) if row else None

@@ -41,6 +41,8 @@ async def test_protocol_schema_lists_both_unions(server: ServerProcess) -> None:
         "OpenRound",
         "Reveal",
         "Record",
+        "SetPriority",
+        "ClearPriority",
     }
     assert {
         "Welcome",

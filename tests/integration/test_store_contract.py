@@ -171,3 +171,19 @@ async def test_sqlite_refuses_unknown_schema(tmp_path: Path) -> None:
     with pytest.raises(StoreUnavailable, match="move it away"):
         await store.open()
     await store.close()
+
+
+async def test_rubric_saved_once_per_id(store: EventStore) -> None:
+    assert await store.save_rubric("custom", b'id = "custom"')
+    assert not await store.save_rubric("custom", b'id = "custom"  # changed')
+
+    assert await store.rubric_ids() == ["custom"]
+    assert await store.rubric_source("custom") == b'id = "custom"'
+    assert await store.rubric_source("missing") is None
+
+
+async def test_rubric_ids_sorted(store: EventStore) -> None:
+    for rubric_id in ("b-rubric", "a-rubric", "c-rubric"):
+        await store.save_rubric(rubric_id, rubric_id.encode())
+
+    assert await store.rubric_ids() == ["a-rubric", "b-rubric", "c-rubric"]
