@@ -201,7 +201,8 @@ class Workshop:
         broadcast(self.phones | self.projectors, self.room_message())
 
     def schedule_projector_update(self) -> None:
-        """Send the projector fresh counts soon, at most once per ``VIEW_INTERVAL``."""
+        """Send the projectors fresh counts within ``VIEW_INTERVAL``, once for any number of
+        calls in between."""
         if self._projector_update is not None:
             return
         loop = asyncio.get_running_loop()
@@ -222,7 +223,7 @@ class Rejected(Exception):
 
 
 class Session:
-    """One socket and what it said it is."""
+    """One socket and the kind of client it identified itself as."""
 
     def __init__(self, workshop: Workshop, socket: ServerConnection) -> None:
         self.workshop = workshop

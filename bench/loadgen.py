@@ -1,7 +1,7 @@
 """Load generator: thousands of phones, a projector and a facilitator console on one server.
 
-The controller process holds the console, the projector and a stall probe, and starts
-``--phone-processes`` worker processes that hold the phones. It runs these phases,
+The controller process runs the console, the projector and a stall probe, and starts
+``--phone-processes`` worker processes that run the phones. It runs these phases,
 each under its own timeout:
 
 1. connect: every phone opens a websocket and joins as staff or student;
@@ -265,6 +265,28 @@ async def wait_until_server_quiet(pid: int, timeout: float) -> float:
             break
         previous = current
     return time.monotonic() - started
+
+
+async def wait_until_others_quiet(pid: int, timeout: float) -> float | None:
+    """Wait until other programs use under ``QUIET_CPU_SHARE`` of the server's and the
+    generator's cores over 0.5 s.
+
+    Returns the seconds waited, or ``None`` when they stayed busy for ``timeout``.
+    """
+    started = time.monotonic()
+    previous = read_server_usage(pid)
+    while time.monotonic() - started < timeout:
+        await asyncio.sleep(0.5)
+        current = read_server_usage(pid)
+        figures = usage_between(previous, current, pid)
+        other = max(
+            figures.get("other_on_server_core_s", 0.0),
+            figures.get("other_on_generator_core_s", 0.0),
+        )
+        if other < QUIET_CPU_SHARE * figures["wall_s"]:
+            return time.monotonic() - started
+        previous = current
+    return None
 
 
 # Phones: the worker processes --------------------------------------------------------------
@@ -641,8 +663,6 @@ class Observer:
         self.probe_reconnects = 0
         self.probe_results: list[tuple[float, float]] = []
         """Probe only: (sent, round-trip seconds) per answered probe."""
-        self.probe_lateness: list[tuple[float, float]] = []
-        """Probe only: (sent, seconds the send was behind its schedule) per probe."""
         self.reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
@@ -694,8 +714,6 @@ class Observer:
         while not stop.is_set():
             ref += 1
             now = time.monotonic()
-            # How late this process woke up: a stall of the generator, not the server.
-            self.probe_lateness.append((now, now - next_at))
             future: asyncio.Future[tuple[float, Reply]] = asyncio.get_running_loop().create_future()
             prober.replies[ref] = future
             try:
@@ -712,18 +730,49 @@ class Observer:
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
 
-def stall_summary(probe: Observer, start: float, end: float) -> dict:
-    """Summarise the probe's round trips sent between ``start`` and ``end``."""
+LAG_TICK = 0.005
+"""Seconds between two wake-ups of the generator's own lag monitor."""
+
+
+async def monitor_loop_lag(lags: list[tuple[float, float]], stop: asyncio.Event) -> None:
+    """Record (time, seconds late) whenever this process's event loop wakes over 2 ms late."""
+    while not stop.is_set():
+        expected = time.monotonic() + LAG_TICK
+        await asyncio.sleep(LAG_TICK)
+        woke = time.monotonic()
+        if woke - expected > 0.002:
+            lags.append((woke, woke - expected))
+
+
+def stall_summary(
+    probe: Observer, lags: list[tuple[float, float]], start: float, end: float
+) -> dict:
+    """Summarise the probe's round trips sent between ``start`` and ``end``.
+
+    A round trip also grows when the generator's own event loop is late, so the server's
+    share is estimated as the round trip minus the longest lateness of the generator's
+    loop while that probe was in flight.
+    """
     results = [(sent, rtt) for sent, rtt in probe.probe_results if start <= sent < end]
     answered_at = sorted(sent + rtt for sent, rtt in results)
     gaps = [b - a for a, b in zip(answered_at, answered_at[1:], strict=False)]
-    lateness = [late for sent, late in probe.probe_lateness if start <= sent < end]
+    lag_times = [woke for woke, _ in lags]
+    server_rtts = []
+    for sent, rtt in results:
+        first = bisect_left(lag_times, sent)
+        last = bisect_left(lag_times, sent + rtt + 2 * LAG_TICK)
+        generator_lag = max((late for _, late in lags[first:last]), default=0.0)
+        server_rtts.append(max(0.0, rtt - generator_lag))
+    window_lags = [late for woke, late in lags if start <= woke < end]
     return {
         "probes": len(results),
-        "generator_max_lateness_ms": round(max(lateness) * 1000, 1) if lateness else None,
+        "generator_max_lateness_ms": (
+            round(max(window_lags) * 1000, 1) if window_lags else 0.0
+        ),
         "rtt_ms": summarise_ms([rtt for _, rtt in results]),
+        "server_rtt_ms": summarise_ms(server_rtts),
         "max_reply_gap_ms": round(max(gaps) * 1000, 1) if gaps else None,
-        "over_100ms": sum(1 for _, rtt in results if rtt * 1000 > STALL_THRESHOLD_MS),
+        "over_100ms": sum(1 for rtt in server_rtts if rtt * 1000 > STALL_THRESHOLD_MS),
     }
 
 
@@ -755,6 +804,8 @@ class Controller:
         self.profiler: subprocess.Popen[bytes] | None = None
         self.joined = 0
         self.started = time.monotonic()
+        self.loop_lags: list[tuple[float, float]] = []
+        """(time, seconds late) of each late wake-up of this process's event loop."""
         self.phase_windows: list[tuple[str, float, float]] = []
         """(name, start, end) of each measured phase, for the stall summaries."""
 
@@ -851,6 +902,19 @@ class Controller:
             raise SystemExit(f"The server rejected {message['type']}: {reply.code}")
         return sent, received, reply
 
+    async def wait_for_quiet_cores(self, phase: str) -> None:
+        """Hold a phase back while other programs keep the benchmark's cores busy."""
+        waited = await wait_until_others_quiet(self.pid, self.arguments.quiet_wait)
+        if waited is None:
+            print(
+                f"[{self.arguments.label}] other programs still use the benchmark's cores "
+                f"after {self.arguments.quiet_wait:.0f} s; starting {phase} anyway",
+                flush=True,
+            )
+        self.result.setdefault("quiet_waits_s", {})[phase] = (
+            None if waited is None else round(waited, 1)
+        )
+
     # Profiling
 
     def start_profiler(self, name: str) -> None:
@@ -897,18 +961,19 @@ class Controller:
         assert self.prober is not None
         stop_probe = asyncio.Event()
         probe_task = asyncio.create_task(self.prober.probe(stop_probe, self.open_prober))
+        lag_task = asyncio.create_task(monitor_loop_lag(self.loop_lags, stop_probe))
         try:
             await self.connect_phase()
             for round_number in range(1, arguments.rounds + 1):
                 await self.round_phase(round_number, burst=round_number > 1)
         finally:
             stop_probe.set()
-            await asyncio.wait({probe_task}, timeout=2)
+            await asyncio.wait({probe_task, lag_task}, timeout=2)
         # Summarised only now, so that answers that came in after a phase ended count.
         self.result["stalls"] = {
-            "whole_run": stall_summary(self.prober, 0.0, time.monotonic()),
+            "whole_run": stall_summary(self.prober, self.loop_lags, 0.0, time.monotonic()),
             "phases": {
-                name: stall_summary(self.prober, start, end)
+                name: stall_summary(self.prober, self.loop_lags, start, end)
                 for name, start, end in self.phase_windows
             },
             "threshold_ms": STALL_THRESHOLD_MS,
@@ -926,6 +991,7 @@ class Controller:
     async def connect_phase(self) -> None:
         arguments = self.arguments
         await wait_until_server_quiet(self.pid, 10)
+        await self.wait_for_quiet_cores("connect")
         before = read_server_usage(self.pid)
         per_worker = max(1, arguments.connect_concurrency // len(self.workers))
         self.start_profiler("connect")
@@ -987,6 +1053,7 @@ class Controller:
         round_result: dict[str, Any] = {"round": round_number, "mode": "burst" if burst else "paced"}
         await self.command({"type": "open_round", "item": ITEM}, arguments.phase_timeout)
         await wait_until_server_quiet(self.pid, 15)
+        await self.wait_for_quiet_cores(f"round {round_number} votes")
 
         # Votes
         if burst:
@@ -1010,6 +1077,7 @@ class Controller:
 
         # Reveal
         await wait_until_server_quiet(self.pid, 15)
+        await self.wait_for_quiet_cores(f"round {round_number} reveal")
         self.start_profiler(f"reveal-{round_number}")
         if self.profiler is not None:
             await asyncio.sleep(1.0)
@@ -1199,6 +1267,13 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=float,
         default=600.0,
         help="seconds allowed for all phones to connect and join (default 600)",
+    )
+    parser.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=120.0,
+        help="seconds each phase waits at most for other programs to leave the server's and "
+        "the generator's cores idle (default 120)",
     )
     parser.add_argument("--out", type=Path, required=True, help="JSON file to write")
     parser.add_argument(

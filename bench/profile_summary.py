@@ -20,7 +20,7 @@ OUTER_FRAMES = re.compile(
     r"^(<module>|_run_code|_run_module_as_main|main|run|asyncio_run|Runner\.run|Server\.run"
     r"|Server\.serve|Thread\.\w+|_worker|Handle\._run|Context\.run) \("
 )
-"""Entry frames that sit under most samples of a thread and say nothing about the cost."""
+"""Entry frames that sit under most samples of a thread and show nothing about the cost."""
 
 
 def function_name(frame: str) -> str:

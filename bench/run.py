@@ -235,6 +235,8 @@ def run_generator(
         str(arguments.phase_timeout),
         "--connect-timeout",
         str(arguments.connect_timeout),
+        "--quiet-wait",
+        str(min(arguments.quiet_wait, 120.0)),
         "--out",
         str(out),
     ]
@@ -402,13 +404,17 @@ def render(results: dict[str, dict], arguments: argparse.Namespace, command_line
             f"{prefix}: reveal server CPU µs per phone",
             lambda r, f=reveal: f(r)["server_cpu_us_per_phone"],
         )
+    row("stall probe: max round trip ms", lambda r: r["stalls"]["whole_run"]["rtt_ms"]["max"])
     row(
-        "stall probe: max round trip ms",
-        lambda r: r["stalls"]["whole_run"]["rtt_ms"]["max"],
+        "stall probe: max round trip less generator lateness ms",
+        lambda r: r["stalls"]["whole_run"]["server_rtt_ms"]["max"],
         f"≤ {TARGET_STALL_MS:.0f}",
         lambda p, b: p <= TARGET_STALL_MS,
     )
-    row("stall probe: round trips over 100 ms", lambda r: r["stalls"]["whole_run"]["over_100ms"])
+    row(
+        "stall probe: those over 100 ms",
+        lambda r: r["stalls"]["whole_run"]["over_100ms"],
+    )
     row("stall probe: p99 round trip ms", lambda r: r["stalls"]["whole_run"]["rtt_ms"]["p99"])
     row(
         "stall probe: generator's own max lateness ms",
@@ -532,6 +538,7 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument(
         "--rounds", type=int, default=3, help="rounds: round 1 paced, later ones bursts (default 3)"
     )
+
     parser.add_argument(
         "--servers",
         default="product,baseline",
@@ -551,6 +558,7 @@ def parse_arguments() -> argparse.Namespace:
         action="store_true",
         help="record each server with py-spy during the vote bursts and reveals",
     )
+
     parser.add_argument(
         "--phase-timeout", type=float, default=120.0, help="seconds allowed for each phase"
     )
@@ -565,8 +573,9 @@ def parse_arguments() -> argparse.Namespace:
         type=float,
         default=300.0,
         help="seconds to wait for other programs to leave the CPUs idle before each server "
-        "starts (default 300)",
+        "starts (default 300); each phase then waits at most 120 s more",
     )
+
     parser.add_argument(
         "--commit",
         default="HEAD",
@@ -577,23 +586,27 @@ def parse_arguments() -> argparse.Namespace:
         action="store_true",
         help="measure the server files as they are in the work tree instead of --commit",
     )
+
     parser.add_argument(
         "--out-dir", type=Path, help="folder for the JSON, logs and profiles (default: a new temp folder)"
     )
     parser.add_argument(
         "--record", type=Path, help="Markdown file to append the results to, e.g. docs/benchmarks.md"
     )
+
     arguments = parser.parse_args()
     if arguments.phone_processes is None:
         arguments.phone_processes = 1 if arguments.phones <= 5000 else 2
     if arguments.out_dir is None:
         arguments.out_dir = Path(tempfile.mkdtemp(prefix="common-ground-bench-"))
     arguments.out_dir.mkdir(parents=True, exist_ok=True)
+
     servers = [name.strip() for name in arguments.servers.split(",") if name.strip()]
     unknown = set(servers) - {"product", "baseline"}
     if unknown or not servers:
         parser.error(f"--servers takes product and/or baseline, not {arguments.servers!r}")
     arguments.server_names = servers
+
     if arguments.pin and (os.cpu_count() or 1) < 2:
         parser.error("pinning needs 2 CPUs; pass --no-pin on a single-CPU machine")
     return arguments

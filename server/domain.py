@@ -545,6 +545,8 @@ def _check_target_level(state: WorkshopState, principle: Principle, target_level
             "invalid_level",
             f"Target level {target_level} is out of range; choose 1 to {len(levels)} or null.",
         )
+    # NOTE: priority events carry no round guard, so an agreement that another worker
+    # stores at the same moment is not seen by this check.
     agreement = state.agreements.get(principle.id)
     if agreement is not None and agreement.level is not None and target_level <= agreement.level:
         raise CommandRejected(

@@ -147,27 +147,31 @@ class WorkshopRuntime:
 
     def attach(self, connection: Connection) -> None:
         self.connections.add(connection)
-        if connection.participant is not None:
-            self._by_participant.setdefault(connection.participant, set()).add(connection)
-        self._count(connection, 1)
+        if connection.participant is None:
+            self._count(connection.kind, 1)
+        else:
+            tabs = self._by_participant.setdefault(connection.participant, set())
+            tabs.add(connection)
+            # A participant with several tabs or devices is one person present.
+            if len(tabs) == 1:
+                self._count(f"participant:{connection.role}", 1)
         self.schedule_views()
 
     def detach(self, connection: Connection) -> None:
         if connection not in self.connections:
             return
         self.connections.discard(connection)
-        if connection.participant is not None:
+        if connection.participant is None:
+            self._count(connection.kind, -1)
+        else:
             tabs = self._by_participant.get(connection.participant, set())
             tabs.discard(connection)
             if not tabs:
                 self._by_participant.pop(connection.participant, None)
-        self._count(connection, -1)
+                self._count(f"participant:{connection.role}", -1)
         self.schedule_views()
 
-    def _count(self, connection: Connection, change: int) -> None:
-        key = connection.kind
-        if connection.kind == "participant":
-            key = f"participant:{connection.role}"
+    def _count(self, key: str, change: int) -> None:
         self._present[key] = self._present.get(key, 0) + change
 
     def connections_of(self, participant: str) -> set[Connection]:

@@ -228,3 +228,32 @@ async def run_aspect_round(server: ServerProcess, browser: Browser) -> None:
 
     await context.close()
     await phone.close()
+
+
+async def test_create_page_uploads_rubric(tmp_path: Path, browser: Browser) -> None:
+    # A server of its own, so that other tests see only the shipped rubric.
+    server = ServerProcess(data_dir=tmp_path)
+    await server.start()
+    source = (
+        Path(__file__).resolve().parents[1] / "unit" / "data" / "aspect-rubric.toml"
+    ).read_bytes()
+    context = await browser.new_context()
+    page = await context.new_page()
+    try:
+        await page.goto(f"{server.url}/")
+        await page.get_by_text("Upload a custom rubric").click()
+        broken = source.replace(b"number = 1", b'number = "one"')
+        files = {"name": "broken.toml", "mimeType": "application/toml", "buffer": broken}
+        await page.get_by_label("Rubric file (.toml)").set_input_files(files)
+        await page.get_by_role("button", name="Upload rubric").click()
+        await expect(page.locator("#create-error")).to_contain_text("`$.principles[0].number`")
+
+        files = {"name": "aspects.toml", "mimeType": "application/toml", "buffer": source}
+        await page.get_by_label("Rubric file (.toml)").set_input_files(files)
+        await page.get_by_role("button", name="Upload rubric").click()
+        await expect(page.locator("#rubric-upload-status")).to_contain_text("Aspect test rubric")
+        await expect(page.get_by_label("Rubric", exact=True)).to_have_value("aspect-test")
+        await expect(page.locator("#agenda")).to_contain_text("Feedback on assessed work")
+    finally:
+        await context.close()
+        await server.stop()

@@ -1,14 +1,15 @@
 """A whole workshop in a room: one console driven by keyboard, a second console, two
 projectors (1920×1080 and 1280×720) and four phones, two staff and two students.
 
-The phones join by the join link that the QR code encodes and vote by tapping. One
-phone goes offline mid-round and one is closed and reopened; a second tab joins as
-the same participant. The first round is revealed with a role below the small-group
-threshold, the re-vote is revealed automatically, and the agreement is recorded from
-the keyboard with notes in several scripts. Every page is checked with axe-core in
-every phase, and the 1280×720 projector and one phone are photographed in each
-phase: into SCREENSHOT_DIR when it is set (docs/screenshots for the README), else
-into the test's temporary folder.
+The phones join by the join link that the QR code encodes and vote by tapping.
+Mid-round one phone goes offline, one is closed and reopened, one loses its
+websocket, and a second tab joins as the same participant. The first round is
+revealed with a role below the small-group threshold, the re-vote is revealed
+automatically, and the agreement is recorded from the keyboard with notes in
+several scripts. Every page is checked with axe-core in every phase, and the
+1280×720 projector and one phone are photographed in each phase: into
+SCREENSHOT_DIR when it is set (docs/screenshots for the README), else into the
+test's temporary folder.
 """
 
 from __future__ import annotations
@@ -470,18 +471,20 @@ async def test_workshop_in_a_room(server: ServerProcess, browser: Browser, tmp_p
         await expect(projector.locator("main")).to_have_attribute("data-mode", "voting")
 
         # Student D's connection drops: the page shows it and reconnects by itself. The
-        # lost state lasts only the first backoff delay, so every status text is recorded.
+        # lost state lasts only the first backoff delay, so an observer records every
+        # status text in the page's data-status-history attribute.
         status_d = student_d.page.locator("#connection-status")
         await status_d.evaluate(
             """(status) => {
-                window.statusHistory = [];
-                new MutationObserver(() => window.statusHistory.push(status.textContent))
-                    .observe(status, { childList: true, characterData: true, subtree: true });
+                document.body.dataset.statusHistory = "";
+                new MutationObserver(() => {
+                    document.body.dataset.statusHistory += status.textContent + "\\n";
+                }).observe(status, { childList: true, characterData: true, subtree: true });
             }"""
         )
         await student_d.drop_connections()
-        await student_d.page.wait_for_function(
-            "window.statusHistory.includes('Connection lost: reconnecting…')"
+        await expect(student_d.page.locator("body")).to_have_attribute(
+            "data-status-history", re.compile("^Connection lost: reconnecting…$", re.MULTILINE)
         )
         await expect(status_d).to_have_text("Connected")
         await expect(second_console.locator("#auto-reveal-status")).to_be_empty()
@@ -568,6 +571,20 @@ async def test_workshop_in_a_room(server: ServerProcess, browser: Browser, tmp_p
         await expect(projector.locator(".principle-number")).to_have_text("Principle 2")
         await expect(second_console.locator(".agenda-item.is-current")).to_contain_text("2. ")
         await expect(staff_a.page.locator("#stage")).to_contain_text("The vote has not opened yet.")
+
+        # Notes far longer than the screen scroll inside their box on the projector.
+        long_notes = "\n\n".join(f"Paragraph {n}: " + "placement contact " * 12 for n in range(60))
+        await second_console.get_by_label("Agreed level").select_option("Developing")
+        await second_console.get_by_label("Discussion notes").fill(long_notes)
+        await second_console.get_by_role("button", name="Save agreement").click()
+        for page in (projector, small_projector):
+            await expect(page.locator("main")).to_have_attribute("data-mode", "recorded")
+            await expect(page.locator(".notes-paragraph")).to_have_count(60)
+            await expect_fits_screen(page, "recorded with long notes")
+            notes_box = page.locator(".notes-scroll")
+            assert await notes_box.evaluate("box => box.scrollHeight > box.clientHeight")
+            await check_accessibility(page, "projector with long notes")
+        await expect(console.get_by_label("Discussion notes")).to_have_value(long_notes)
         assert page_errors == []
     finally:
         for context in contexts:

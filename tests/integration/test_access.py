@@ -142,3 +142,35 @@ async def test_two_sockets_of_one_participant_vote_once(server: ServerProcess) -
     assert view["rounds"][-1]["result"]["room"]["counts"] == [0, 0, 0, 1, 0]
     for client in (console, *tabs):
         await client.close()
+
+
+async def test_two_tabs_count_as_one_present(server: ServerProcess) -> None:
+    workshop = await server.create_workshop()
+    console = await Client.connect(server.ws_url)
+    await console.request(
+        {"type": "control", "workshop": workshop["id"], "token": workshop["facilitator_token"]}
+    )
+    token = "two-tabs-present-0123456789abcdefgh"
+    join = {"type": "join", "code": workshop["join_code"], "role": "student", "token": token}
+    tabs = []
+    for _ in range(2):
+        tab = await Client.connect(server.ws_url)
+        await tab.request(join)
+        tabs.append(tab)
+    other = await join_phone(server, workshop["join_code"], "student")
+
+    def students_present(message: dict) -> int:
+        counts = message["view"]["connected"]["participants"]
+        return next(entry["count"] for entry in counts if entry["role"] == "student")
+
+    # A view made after every join above: two people, though three sockets.
+    await console.request({"type": "show_item", "item": "staff-support"})
+    after_joins = await console.expect("console", lambda m: m["view"]["room"]["current"])
+    assert students_present(after_joins) == 2
+    await tabs[0].close()
+    await other.close()
+    still_here = await console.expect("console", lambda m: students_present(m) == 1)
+    assert still_here["view"]["connected"]["projectors"] == 0
+    await tabs[1].close()
+    await console.expect("console", lambda m: students_present(m) == 0)
+    await console.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import secrets
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,8 @@ async def vote_and_reveal(
 ) -> int:
     reply = await console.request({"type": "open_round", "item": item})
     assert reply["type"] == "ack", reply
-    view = await console.view(lambda v: v["rounds"] and v["rounds"][-1]["status"] == "voting")
+    # A view at least as new as the ack names the round just opened.
+    view = await console.view(lambda v: v["seq"] >= reply["seq"])
     number = view["rounds"][-1]["number"]
     for phone, level in zip(phones, levels, strict=True):
         reply = await phone.request({"type": "vote", "round": number, "level": level})
@@ -272,9 +274,8 @@ async def test_uploaded_rubric_survives_restart(tmp_path: Path) -> None:
 
 
 async def test_uploaded_rubric_reaches_other_workers(tmp_path: Path) -> None:
-    client = aioredis.Redis.from_url(REDIS_URL)
-    await client.flushdb()
-    await client.aclose()
+    # A fresh id, because rubrics in Redis never expire and other runs share the database.
+    rubric_id = f"shared-{secrets.token_hex(6)}"
     workers = [
         ServerProcess(data_dir=tmp_path / f"unused-{n}", environment={"REDIS_URL": REDIS_URL})
         for n in range(2)
@@ -282,16 +283,19 @@ async def test_uploaded_rubric_reaches_other_workers(tmp_path: Path) -> None:
     for worker in workers:
         await worker.start()
     try:
-        accepted = await upload(workers[0], rubric_text("shared-rubric"))
+        accepted = await upload(workers[0], rubric_text(rubric_id))
         async with workers[1].http() as http:
             listed = [rubric["id"] for rubric in (await http.get("/api/rubrics")).json()]
-        workshop = await workers[1].create_workshop(rubric="shared-rubric")
-        duplicate = await upload(workers[1], rubric_text("shared-rubric"))
+        workshop = await workers[1].create_workshop(rubric=rubric_id)
+        duplicate = await upload(workers[1], rubric_text(rubric_id))
     finally:
         for worker in workers:
             await worker.stop()
+        client = aioredis.Redis.from_url(REDIS_URL)
+        await client.hdel("cg:rubrics", rubric_id)
+        await client.aclose()
     assert accepted.status_code == 201, accepted.text
-    assert "shared-rubric" in listed
+    assert rubric_id in listed
     assert workshop["id"]
     assert duplicate.status_code == 409
 

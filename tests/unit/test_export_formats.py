@@ -442,20 +442,17 @@ def test_xlsx_control_characters_replaced() -> None:
     assert row["Notes"] == "bell\ufffdhere"
 
 
-SOFFICE = shutil.which("soffice") or "soffice"
-
-
-@pytest.mark.skipif(
-    shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed"
-)
 def test_xlsx_opens_in_libreoffice(
     tmp_path: Path, state: WorkshopState, export: WorkshopExport
 ) -> None:
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        pytest.fail("LibreOffice is not installed; scripts/test installs libreoffice-calc-nogui")
     source = tmp_path / "export.xlsx"
     source.write_bytes(export_xlsx(export))
     completed = subprocess.run(  # noqa: S603 - a fixed command on a file this test wrote
         [
-            SOFFICE,
+            soffice,
             "--headless",
             "--convert-to",
             "csv:Text - txt - csv (StarCalc):44,34,76,1",
