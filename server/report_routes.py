@@ -1,7 +1,7 @@
 """HTTP routes for reports: XLSX and Markdown exports, the export schema, comparisons of
 workshops and the printable report and comparison pages.
 
-The CSV and JSON exports live in :mod:`server.app` beside the other workshop routes.
+The CSV and JSON exports live in :mod:`server.api_workshops` beside the other workshop routes.
 """
 
 from __future__ import annotations
