@@ -66,6 +66,7 @@ def main() -> None:
         "proxy_headers": True,
         "ws_ping_interval": settings.ping_interval,
         "ws_ping_timeout": settings.ping_timeout,
+        "ws_per_message_deflate": settings.per_message_deflate,
         "log_level": settings.log_level.lower(),
     }
     if workers == 1:

@@ -25,7 +25,7 @@ from server.domain import CommandRejected, Event, WorkshopCreated, WorkshopState
 from server.protocol import Console, Error, Room, Status, YourVote, encode
 from server.rubric import Rubric
 from server.store import EventStore, JoinCodeTaken, RoundChanged, StoreUnavailable
-from server.views import Presence, RoleCount, build_console_view, build_room_view
+from server.views import Presence, RoleCount, RoomView, build_console_view, build_room_view
 
 __all__ = ("Hub", "WorkshopRuntime", "normalise_code")
 
@@ -57,6 +57,12 @@ class WorkshopRuntime:
         self._store = store
         self.connections: set[Connection] = set()
         self._by_participant: dict[str, set[Connection]] = {}
+        self._audiences: dict[str, set[Connection]] = {}
+        """Connections per kind of client."""
+        self._texts: dict[str, str] = {}
+        """The latest view sent to each kind of client, for clients that join later."""
+        self._fingerprints: dict[str, str] = {}
+        """Each kind's latest view encoded without its sequence number, to skip repeats."""
         self._present: dict[str, int] = {}
         """Connected clients per kind, and participants per role as ``participant:<role>``."""
         self._flush_handle: asyncio.TimerHandle | None = None
@@ -147,6 +153,10 @@ class WorkshopRuntime:
 
     def attach(self, connection: Connection) -> None:
         self.connections.add(connection)
+        self._audiences.setdefault(connection.kind, set()).add(connection)
+        latest = self._texts.get(connection.kind)
+        if latest is not None:
+            connection.send_view(latest)
         if connection.participant is None:
             self._count(connection.kind, 1)
         else:
@@ -161,6 +171,7 @@ class WorkshopRuntime:
         if connection not in self.connections:
             return
         self.connections.discard(connection)
+        self._audiences.get(connection.kind, set()).discard(connection)
         if connection.participant is None:
             self._count(connection.kind, -1)
         else:
@@ -206,16 +217,29 @@ class WorkshopRuntime:
         self._flush_handle = None
         self._last_flush = asyncio.get_running_loop().time()
         room_view = build_room_view(self.state)
-        room = encode(Room(view=room_view))
-        console: str | None = None
-        for connection in self.connections:
-            if connection.kind == "facilitator":
-                if console is None:
-                    console_view = build_console_view(self.state, room_view, self._presence())
-                    console = encode(Console(view=console_view))
-                connection.send_view(console)
-            else:
-                connection.send_view(room)
+        self._publish("projector", room_view)
+        # Phones do not show live counts, so a vote or a join changes nothing they see
+        # and costs no message to every phone.
+        self._publish("participant", _without_live_counts(room_view))
+
+        facilitators = self._audiences.get("facilitator")
+        if facilitators:
+            console_view = build_console_view(self.state, room_view, self._presence())
+            text = encode(Console(view=console_view))
+            self._texts["facilitator"] = text
+            for connection in facilitators:
+                connection.send_view(text)
+
+    def _publish(self, kind: str, view: RoomView) -> None:
+        """Send ``view`` to every client of ``kind`` unless it shows what they already have."""
+        fingerprint = encode(Room(view=msgspec.structs.replace(view, seq=0)))
+        if fingerprint == self._fingerprints.get(kind):
+            return
+        self._fingerprints[kind] = fingerprint
+        text = encode(Room(view=view))
+        self._texts[kind] = text
+        for connection in self._audiences.get(kind, ()):
+            connection.send_view(text)
 
     def _presence(self) -> Presence:
         roles = [role.id for role in self.state.rubric.roles]
@@ -227,6 +251,14 @@ class WorkshopRuntime:
             projectors=self._present.get("projector", 0),
             facilitators=self._present.get("facilitator", 0),
         )
+
+
+def _without_live_counts(view: RoomView) -> RoomView:
+    rounds = [
+        msgspec.structs.replace(round_, voted=[]) if round_.status == "voting" else round_
+        for round_ in view.rounds
+    ]
+    return msgspec.structs.replace(view, rounds=rounds)
 
 
 async def load_events(store: EventStore, workshop_id: str) -> list[Event]:

@@ -166,7 +166,9 @@ async def test_votes_stay_secret_in_every_frame(server: ServerProcess) -> None:
     await voter.request({"type": "vote", "round": 1, "level": 4})
     await projector.view(lambda v: voted(v) == {"staff": 1, "student": 0})
     await console.view(lambda v: voted(v) == {"staff": 1, "student": 0})
-    await watcher.view(lambda v: voted(v) == {"staff": 1, "student": 0})
+    # Phones see the round but no live counts, so a vote sends nothing to every phone.
+    phone_view = await watcher.view(lambda v: status(v) == "voting")
+    assert phone_view["rounds"][-1]["voted"] == []
 
     # Before the reveal no frame to anyone but the voter mentions a level distribution.
     for client in (console, projector, watcher):
@@ -304,3 +306,26 @@ async def test_join_codes_differ_between_workshops(server: ServerProcess) -> Non
             assert info.json()["workshop"] == workshop["id"]
         unknown = await http.get("/api/join/ZZZZZZ")
     assert unknown.status_code == 404
+
+
+async def test_votes_send_nothing_to_other_phones(server: ServerProcess) -> None:
+    workshop = await server.create_workshop()
+    console = await open_console(server, workshop)
+    projector = await open_projector(server, workshop)
+    bystander = await join_phone(server, workshop["join_code"], "student")
+    voters = [await join_phone(server, workshop["join_code"], "staff") for _ in range(4)]
+
+    await console.request({"type": "open_round", "item": "staff-support"})
+    await bystander.view(lambda v: status(v) == "voting")
+    rooms_before = sum(message["type"] == "room" for message in bystander.messages)
+    for voter in voters:
+        await voter.request({"type": "vote", "round": 1, "level": 3})
+    await projector.view(lambda v: voted(v) == {"staff": 4, "student": 0})
+    await console.request({"type": "reveal", "round": 1})
+    await bystander.view(lambda v: status(v) == "revealed")
+
+    # Messages on one socket arrive in order, so any view sent for a vote came before this.
+    rooms_after = sum(message["type"] == "room" for message in bystander.messages)
+    assert rooms_after == rooms_before + 1
+    for client in [console, projector, bystander, *voters]:
+        await client.close()
