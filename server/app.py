@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import time
@@ -28,6 +29,7 @@ from server.api_workshops import (
     join_info,
     join_qr,
 )
+from server.connection import watch_connections
 from server.hub import Hub
 from server.pages import CLIENT_DIR, console_page, home_page, phone_page, projector_page
 from server.protocol import protocol_schema
@@ -141,10 +143,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # collector's way so that full collections with many sockets stay short.
         gc.freeze()
         watch_collection_pauses()
+        watcher = asyncio.create_task(watch_connections(app.state.hub.all_connections))
         logger.info("store opened in %s; rubrics: %s", where, ", ".join(library.rubrics))
         try:
             yield
         finally:
+            watcher.cancel()
             await store.close()
             logger.info("store closed")
 

@@ -4,6 +4,9 @@ Sends never run in the code that produced them. Each connection keeps a small qu
 of direct messages (acks, errors, its own vote) plus a single slot for the latest
 view, and its own task drains them, so a stalled phone delays nobody else and a
 slow one skips stale views instead of falling behind.
+
+Timers are kept off that path: :func:`watch_connections` visits every connection a
+few times a minute, pings the idle ones and stops the senders stuck in one send.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable, Iterable
 from typing import Literal
 
 from litestar import WebSocket
@@ -51,6 +55,11 @@ class Connection:
         self._view: str | None = None
         self._ready = asyncio.Event()
         self._finishing = False
+        self._sender: asyncio.Task[None] | None = None
+        self.sending_since: float | None = None
+        """Loop time at which the send in progress started, if one is."""
+        self.last_sent = 0.0
+        """Loop time at which the last send finished."""
         self.closed = False
 
     def send(self, message: str) -> None:
@@ -76,33 +85,57 @@ class Connection:
         self._ready.set()
 
     async def run_sender(self) -> None:
-        """Send queued messages until the connection closes; ping when idle."""
+        """Send queued messages until the connection closes."""
+        self._sender = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        self.last_sent = loop.time()
         while not self.closed:
-            try:
-                async with asyncio.timeout(PING_INTERVAL):
-                    await self._ready.wait()
-            except TimeoutError:
-                self._direct.append(_PING)
+            await self._ready.wait()
             self._ready.clear()
             while (self._direct or self._view is not None) and not self.closed:
                 if self._direct:
                     message = self._direct.popleft()
                 else:
                     message, self._view = self._view, None
-                if not await self._send_now(message):
+                self.sending_since = loop.time()
+                sent = await self._send_now(message)
+                self.sending_since = None
+                self.last_sent = loop.time()
+                if not sent:
                     self.closed = True
                     return
             if self._finishing:
                 self.closed = True
                 return
 
+    def check(self, now: float) -> None:
+        """Ping the client when it has been sent nothing for a while, and stop the sender
+        when one send has taken longer than ``SEND_TIMEOUT``."""
+        if self.sending_since is not None and now - self.sending_since > SEND_TIMEOUT:
+            logger.warning("closing a %s connection: a send took over %ss", self.kind, SEND_TIMEOUT)
+            self.closed = True
+            if self._sender is not None:
+                self._sender.cancel()
+        elif self.sending_since is None and now - self.last_sent > PING_INTERVAL:
+            self.send(_PING)
+
     async def _send_now(self, message: str) -> bool:
         try:
-            async with asyncio.timeout(SEND_TIMEOUT):
-                await self.socket.send_data(message, mode="text")
+            await self.socket.send_data(message, mode="text")
         except (WebSocketDisconnect, OSError, RuntimeError):
             return False
-        except TimeoutError:
-            logger.warning("closing a %s connection: a send took over %ss", self.kind, SEND_TIMEOUT)
-            return False
         return True
+
+
+WATCH_INTERVAL = 5.0
+"""Seconds between two visits of every connection by :func:`watch_connections`."""
+
+
+async def watch_connections(connections: Callable[[], Iterable[Connection]]) -> None:
+    """Check every connection each ``WATCH_INTERVAL`` seconds, until cancelled."""
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(WATCH_INTERVAL)
+        now = loop.time()
+        for connection in list(connections()):
+            connection.check(now)

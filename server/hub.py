@@ -15,7 +15,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import msgspec
 
@@ -279,6 +279,11 @@ class Hub:
         store.removed = self._remove
         self.paused_status: str | None = None
         """The status message to greet new clients with while the store is unreachable."""
+
+    def all_connections(self) -> Iterator[Connection]:
+        """Yield every identified connection of every workshop in this process."""
+        for runtime in self._runtimes.values():
+            yield from runtime.connections
 
     def _deliver(self, workshop_id: str, last_seq: int, events: list[bytes] | None) -> None:
         runtime = self._runtimes.get(workshop_id)

@@ -114,6 +114,8 @@ class Client:
     def __init__(self, connection: websockets.ClientConnection) -> None:
         self.connection = connection
         self.frames: list[str] = []
+        self.timeout = RECEIVE_TIMEOUT
+        """Seconds to wait for each message before failing."""
         self.messages: list[dict[str, Any]] = []
         self._unread: list[dict[str, Any]] = []
 
@@ -133,7 +135,7 @@ class Client:
         await self.connection.send(frame)
 
     async def _next(self) -> dict[str, Any]:
-        frame = await asyncio.wait_for(self.connection.recv(), RECEIVE_TIMEOUT)
+        frame = await asyncio.wait_for(self.connection.recv(), self.timeout)
         text = frame if isinstance(frame, str) else frame.decode()
         self.frames.append(text)
         message = json.loads(text)

@@ -198,6 +198,9 @@ def round_marker(state: WorkshopState) -> str:
     return f"{latest.number}:{'revealed' if latest.revealed else 'voting'}"
 
 
+_UNGUARDED = (ParticipantJoined, PrioritySet, PriorityCleared)
+
+
 def round_guard(state: WorkshopState, events: list[Event]) -> tuple[str | None, str | None]:
     """Return the round marker the store must still have when it stores ``events``, and
     the marker they set.
@@ -207,8 +210,7 @@ def round_guard(state: WorkshopState, events: list[Event]) -> tuple[str | None, 
     the same round twice. Joins and priorities do not depend on rounds, so they carry
     no guard.
     """
-    unguarded = ParticipantJoined | PrioritySet | PriorityCleared
-    if all(isinstance(event, unguarded) for event in events):
+    if all(isinstance(event, _UNGUARDED) for event in events):
         return None, None
     new_marker = None
     for event in events:

@@ -176,3 +176,17 @@ async def test_sigkill_at_random_points_loses_nothing_acknowledged(tmp_path: Pat
             await phone.close()
         finally:
             await restarted.stop()
+
+
+async def test_idle_client_gets_application_ping(server: ServerProcess) -> None:
+    workshop = await server.create_workshop()
+    projector = await Client.connect(server.ws_url)
+    await projector.request({"type": "watch", "workshop": workshop["id"]})
+    await projector.expect("room")
+
+    # Browsers cannot see protocol pings, so the server sends its own after
+    # 15 s of silence, at the next visit of its watcher (every 5 s).
+    projector.timeout = 25
+    ping = await projector.expect("ping")
+    assert ping == {"type": "ping"}
+    await projector.close()
