@@ -109,7 +109,7 @@ def watch_collection_pauses() -> None:
     gc.callbacks.append(measure)
 
 
-FREEZE_INTERVAL = 5.0
+FREEZE_INTERVAL = 1.0
 """Seconds between two moves of every surviving object out of the collector's reach."""
 FULL_COLLECTION_INTERVAL = 1800.0
 """Seconds between two full collections over everything, frozen objects included."""

@@ -197,10 +197,13 @@ class _Session:
                 state, participant=participant, round_number=message.round, level=message.level
             )
         )
-        # Other tabs of the same participant learn the new choice too.
-        your_vote = runtime.your_vote(participant)
-        for connection in runtime.connections_of(participant):
-            connection.send(your_vote)
+        # The participant's other tabs learn the new choice; this one has the ack.
+        tabs = runtime.connections_of(participant)
+        if len(tabs) > 1:
+            your_vote = runtime.your_vote(participant)
+            for connection in tabs:
+                if connection is not self.connection:
+                    connection.send(your_vote)
         return seq
 
     async def _facilitate(self, runtime: WorkshopRuntime, message: ClientMessage) -> int:
