@@ -38,7 +38,7 @@ __all__ = (
 
 
 class ServerConfig(msgspec.Struct):
-    """What the create page needs to know about this server."""
+    """Facts about this server that the create page needs."""
 
     organiser_password_required: bool
 

@@ -83,7 +83,7 @@ class CreatedWorkshop(msgspec.Struct):
 
 
 class JoinInfo(msgspec.Struct):
-    """What a phone needs to show before joining a workshop."""
+    """Workshop details a phone shows before joining."""
 
     workshop: str
     title: str

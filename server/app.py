@@ -77,7 +77,7 @@ def protocol() -> dict[str, Any]:
 
 
 def _validation_message(_: Request[Any, Any, Any], error: ValidationException) -> Response[Any]:
-    """Answer a bad request with one sentence naming each invalid field."""
+    """Return a 400 response with one sentence naming each invalid field."""
     details = error.detail
     if isinstance(error.extra, list) and error.extra:
         parts = []
@@ -224,7 +224,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=LoggingConfig(
             root={"level": settings.log_level, "handlers": ["queue_listener"]},
             log_exceptions="always",
-            # Client errors are answered with a message and are not server faults.
+            # Client errors get a response with a message; they are not server faults.
             disable_stack_trace={400, 401, 403, 404, 405},
         ),
     )

@@ -2,7 +2,7 @@
 
 Sends never run in the code that produced them. Each connection keeps a small queue
 of direct messages (acks, errors, its own vote) plus a single slot for the latest
-view, and its own task drains them, so a stalled phone delays nobody else and a
+view, and its own task drains them, so a stalled phone delays no other client and a
 slow one skips stale views instead of falling behind.
 
 Timers are kept off that path: :func:`watch_connections` visits every connection a
@@ -38,7 +38,7 @@ _PING = encode(Ping())
 
 
 class Connection:
-    """A connected client after it said who it is."""
+    """A connected client and the identity it declared."""
 
     def __init__(
         self,

@@ -1,6 +1,6 @@
 """Live workshops in this process: their state, their connections and their fan-out.
 
-A :class:`WorkshopRuntime` holds one workshop's folded state and its connected
+A :class:`WorkshopRuntime` contains one workshop's folded state and its connected
 clients. A command is decided against the state, then stored with a guard on the
 workshop's latest round, so the store settles races between commands from any
 process. The state advances only by applying stored events in sequence order, as

@@ -13,7 +13,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class Settings:
-    """Where the server listens, stores data and finds rubrics."""
+    """Server settings: address, data and rubric folders, limits and timeouts."""
 
     host: str = "127.0.0.1"
     port: int = 8000
@@ -29,7 +29,7 @@ class Settings:
     organiser_password: str | None = None
     """When set, creating a workshop needs it as ``Authorization: Bearer <password>``."""
     max_participants: int = 20_000
-    """Participants one workshop accepts; the next one to join is told it is full."""
+    """Participants one workshop accepts; the next one to join is rejected as full."""
     ping_interval: float = 20.0
     """Seconds between websocket pings; a client that misses a pong for ``ping_timeout``
     seconds more is disconnected, which is how a phone that vanished is noticed."""

@@ -54,7 +54,7 @@ connection only above uvicorn's own ``ws_max_size``."""
 
 
 class _Session:
-    """What one socket has said about itself, and the commands it may send."""
+    """The identity a socket declared, and the commands it may send."""
 
     def __init__(
         self,

@@ -3,7 +3,7 @@
 Each accepted command becomes one or more events; the state is the fold of a
 workshop's events in order. The ``decide_*`` functions check a command against the
 state and return the events it produces, or raise :class:`CommandRejected` with a
-message that says what to do instead. Nothing here does I/O or reads a clock:
+message that states what to do instead. Nothing here does I/O or reads a clock:
 callers pass the time in.
 """
 

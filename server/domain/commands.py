@@ -34,7 +34,7 @@ __all__ = (
 
 
 class CommandRejected(Exception):
-    """A command that the state does not allow; the message says why and what to do."""
+    """A command that the state does not allow; the message states why and what to do."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -75,7 +75,7 @@ def _agenda_item(state: WorkshopState, item: str) -> tuple[Principle, Aspect | N
 
 
 def decide_join(state: WorkshopState, *, role: str | None, token: str) -> tuple[str, list[Event]]:
-    """Join a participant, or resume the one that holds ``token``.
+    """Join a participant, or resume the one that has ``token``.
 
     Returns:
         The participant id and the events to store (none when resuming).
