@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -165,3 +166,41 @@ async def test_two_workers_need_redis(tmp_path: Path) -> None:
     server = ServerProcess(data_dir=tmp_path, arguments=["--workers", "2"])
     with pytest.raises(RuntimeError, match="set REDIS_URL"):
         await server.start()
+
+
+async def test_votes_racing_a_reveal_across_workers(workers: list[ServerProcess]) -> None:
+    workshop = await workers[0].create_workshop(small_group_threshold=1)
+    consoles = []
+    for server in workers[:2]:
+        console = await Client.connect(server.ws_url)
+        await console.request(
+            {"type": "control", "workshop": workshop["id"], "token": workshop["facilitator_token"]}
+        )
+        consoles.append(console)
+    phones = []
+    for index in range(12):
+        phone = await Client.connect(workers[index % 3].ws_url)
+        await phone.request({"type": "join", "code": workshop["join_code"], "role": "student"})
+        phones.append(phone)
+    await consoles[0].request({"type": "open_round", "item": "staff-support"})
+    for phone in phones:
+        await phone.view(lambda v: status(v) == "voting")
+
+    # Every phone votes while two facilitators on two workers reveal at the same moment.
+    replies = await asyncio.gather(
+        *(phone.request({"type": "vote", "round": 1, "level": 2}) for phone in phones),
+        *(console.request({"type": "reveal", "round": 1}) for console in consoles),
+    )
+    votes, reveals = replies[: len(phones)], replies[len(phones) :]
+
+    assert sorted(reply["type"] for reply in reveals) == ["ack", "error"]
+    assert [r["code"] for r in reveals if r["type"] == "error"] == ["round_revealed"]
+    acked = sum(reply["type"] == "ack" for reply in votes)
+    refused = [reply["code"] for reply in votes if reply["type"] == "error"]
+    assert set(refused) <= {"round_revealed"}
+    assert acked + len(refused) == len(phones)
+    for console in consoles:
+        view = await console.view(lambda v: status(v) == "revealed")
+        assert view["rounds"][-1]["result"]["room"]["voters"] == acked
+    for client in [*consoles, *phones]:
+        await client.close()
