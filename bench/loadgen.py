@@ -7,8 +7,10 @@ each under its own timeout:
 1. connect: every phone opens a websocket and joins as staff or student;
 2. round 1: the console opens a round and the phones vote, paced evenly over
    ``--paced-seconds``, then the console reveals it;
-3. rounds 2 and on (re-votes on the same item): every phone votes in one burst, as
-   fast as the generator can send, then the console reveals.
+3. round 2 (a re-vote on the same item): every phone votes at once, as fast as the
+   generator can send, then the console reveals;
+4. rounds 3 and on: the votes spread evenly over ``--burst-seconds`` (1 s by default),
+   then the console reveals.
 
 It reads the server's CPU time and memory from /proc between phases and writes every
 figure to a JSON file (see ``bench/run.py`` for the table made from it).
@@ -965,7 +967,7 @@ class Controller:
         try:
             await self.connect_phase()
             for round_number in range(1, arguments.rounds + 1):
-                await self.round_phase(round_number, burst=round_number > 1)
+                await self.round_phase(round_number)
         finally:
             stop_probe.set()
             await asyncio.wait({probe_task, lag_task}, timeout=2)
@@ -1047,22 +1049,32 @@ class Controller:
             flush=True,
         )
 
-    async def round_phase(self, round_number: int, burst: bool) -> None:
+    async def round_phase(self, round_number: int) -> None:
+        """Open a round, have every phone vote once and reveal it.
+
+        Round 1 spreads the votes over ``--paced-seconds``, round 2 sends them all at
+        once, and later rounds spread them over ``--burst-seconds``.
+        """
         arguments = self.arguments
         assert self.projector is not None and self.prober is not None
-        round_result: dict[str, Any] = {"round": round_number, "mode": "burst" if burst else "paced"}
+        burst = round_number > 1
+        if round_number == 1:
+            mode, window = "paced", arguments.paced_seconds
+        elif round_number == 2:
+            mode, window = "burst", 0.0
+        else:
+            mode, window = f"burst over {arguments.burst_seconds:g} s", arguments.burst_seconds
+        round_result: dict[str, Any] = {"round": round_number, "mode": mode}
         await self.command({"type": "open_round", "item": ITEM}, arguments.phase_timeout)
         await wait_until_server_quiet(self.pid, 15)
         await self.wait_for_quiet_cores(f"round {round_number} votes")
 
         # Votes
+        spacing = window / max(1, arguments.phones)
         if burst:
-            spacing = 0.0
             self.start_profiler(f"burst-{round_number}")
             if self.profiler is not None:
                 await asyncio.sleep(1.0)  # py-spy needs a moment to attach
-        else:
-            spacing = arguments.paced_seconds / max(1, arguments.phones)
         before = read_server_usage(self.pid)
         start_at = time.monotonic() + 0.3
         answers = await self.ask_workers(
@@ -1245,10 +1257,17 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="seconds over which round 1's votes are spread evenly (default 5)",
     )
     parser.add_argument(
+        "--burst-seconds",
+        type=float,
+        default=1.0,
+        help="seconds over which the votes of round 3 and later spread evenly (default 1)",
+    )
+    parser.add_argument(
         "--rounds",
         type=int,
         default=3,
-        help="rounds to run: round 1 paced, later ones as bursts (default 3)",
+        help="rounds to run: round 1 paced, round 2 all at once, later ones over "
+        "--burst-seconds (default 3)",
     )
     parser.add_argument(
         "--no-deflate",

@@ -229,6 +229,8 @@ def run_generator(
         str(arguments.connect_concurrency),
         "--paced-seconds",
         str(arguments.paced_seconds),
+        "--burst-seconds",
+        str(arguments.burst_seconds),
         "--rounds",
         str(arguments.rounds),
         "--phase-timeout",
@@ -360,7 +362,7 @@ def render(results: dict[str, dict], arguments: argparse.Namespace, command_line
             return r["rounds"][index]["reveal"]
 
         mode = (product or baseline or {})["rounds"][index]["mode"]
-        burst = mode == "burst"
+        burst = mode.startswith("burst")
         prefix = f"round {number} ({mode})"
         row(f"{prefix}: votes sent over ms", lambda r, f=votes: f(r)["send_window_ms"])
         row(f"{prefix}: votes acked", lambda r, f=votes: f(r)["acked"])
@@ -536,7 +538,16 @@ def parse_arguments() -> argparse.Namespace:
         "--paced-seconds", type=float, default=5.0, help="seconds over which round 1's votes spread"
     )
     parser.add_argument(
-        "--rounds", type=int, default=3, help="rounds: round 1 paced, later ones bursts (default 3)"
+        "--burst-seconds",
+        type=float,
+        default=1.0,
+        help="seconds over which the votes of round 3 and later spread (default 1)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds: 1 paced, 2 all votes at once, later ones over --burst-seconds (default 3)",
     )
 
     parser.add_argument(

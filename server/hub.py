@@ -202,9 +202,6 @@ class WorkshopRuntime:
             )
         )
 
-    def room_message(self) -> str:
-        return encode(Room(view=build_room_view(self.state)))
-
     def schedule_views(self) -> None:
         """Send fresh views soon, at most once per ``VIEW_INTERVAL``."""
         if self._flush_handle is not None:
