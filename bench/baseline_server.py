@@ -9,9 +9,10 @@ projector gets the room view when a round opens or is revealed, sent with
 ``websockets.broadcast``. Room views have the product's fields and texts (taken from
 the rubric file), so a fan-out moves as many bytes as the product's does.
 
-Compression, the ping interval and the message size limit are left at the library's
-defaults, which match uvicorn's for its ``websockets-sansio`` implementation
-(permessage-deflate with 12-bit windows, pings every 20 s).
+The ping interval and the message size limit are left at the library's defaults.
+permessage-deflate is accepted unless ``--no-deflate`` is given, with the library's
+default 12-bit windows, which match uvicorn's for its ``websockets-sansio``
+implementation.
 
 Run: ``python bench/baseline_server.py --port 8100``; it prints ``Baseline running on``
 when it accepts connections.
@@ -372,7 +373,15 @@ async def serve_forever(arguments: argparse.Namespace) -> None:
     stop = asyncio.get_running_loop().create_future()
     for signal_number in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(signal_number, stop.set_result, None)
-    async with serve(handler, arguments.host, arguments.port, max_size=2**20, backlog=4096):
+    compression = "deflate" if arguments.deflate else None
+    async with serve(
+        handler,
+        arguments.host,
+        arguments.port,
+        compression=compression,
+        max_size=2**20,
+        backlog=4096,
+    ):
         print(f"Baseline running on ws://{arguments.host}:{arguments.port}/ws", flush=True)
         await stop
 
@@ -385,6 +394,13 @@ def main() -> None:
     parser.add_argument("--code", default="BENCH1", help="its join code")
     parser.add_argument(
         "--token", default="baseline-facilitator-token", help="its facilitator token"
+    )
+    parser.add_argument(
+        "--no-deflate",
+        dest="deflate",
+        action="store_false",
+        help="do not accept permessage-deflate, as the product by default since it added "
+        "WS_PER_MESSAGE_DEFLATE",
     )
     parser.add_argument(
         "--loop",

@@ -1,7 +1,9 @@
 """Load generator: thousands of phones, a projector and a facilitator console on one server.
 
-The controller process runs the console, the projector and a stall probe, and starts
-``--phone-processes`` worker processes that run the phones. It runs these phases,
+The controller process runs a console and a projector per workshop and a stall probe,
+and starts ``--phone-processes`` worker processes that run the phones. With
+``--workshops-file``, phone ``i`` joins workshop ``i`` modulo the number of workshops,
+and each round opens and is revealed in every workshop at once. It runs these phases,
 each under its own timeout:
 
 1. connect: every phone opens a websocket and joins as staff or student;
@@ -146,6 +148,27 @@ def process_cpu_seconds(pid: int) -> float:
     return on_cpu_ns / 1e9
 
 
+def process_tree(pid: int) -> list[int]:
+    """Return ``pid`` and its descendants, from /proc/PID/task/*/children.
+
+    With ``--workers N`` uvicorn's supervisor runs the workers as child processes, so
+    the server's CPU time and memory are summed over the whole tree.
+    """
+    pids = [pid]
+    for parent in pids:
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except FileNotFoundError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{parent}/task/{task}/children", encoding="ascii") as children:
+                    pids.extend(int(child) for child in children.read().split())
+            except FileNotFoundError:
+                continue
+    return pids
+
+
 def core_busy_seconds() -> dict[int, tuple[float, float]]:
     """Return, per CPU since boot, the seconds busy in tasks and the seconds spent in
     interrupt handlers (irq and softirq), from /proc/stat.
@@ -183,6 +206,9 @@ class ServerUsage:
     """CPU time of this process and the phone workers listed in ``GENERATOR_PIDS``."""
 
 
+STORE_PIDS: list[int] = []
+"""Pids of store processes (redis-server) whose CPU time and RSS count as the server's."""
+
 GENERATOR_PIDS: list[int] = []
 """Pids of the generator's processes other than this one, for the interference check."""
 
@@ -198,14 +224,22 @@ def read_server_usage(pid: int) -> ServerUsage:
     ticks_per_second = os.sysconf("SC_CLK_TCK")
     tick_cpu_seconds = (int(fields[11]) + int(fields[12])) / ticks_per_second
 
+    # NOTE: with several workers the RSS is a sum over processes, so pages they share
+    # (the interpreter and modules loaded before the fork) count once per process.
     rss_kb = 0
     threads = 0
-    with open(f"/proc/{pid}/status", encoding="ascii") as status_file:
-        for line in status_file:
-            if line.startswith("VmRSS:"):
-                rss_kb = int(line.split()[1])
-            elif line.startswith("Threads:"):
-                threads = int(line.split()[1])
+    cpu_seconds = 0.0
+    for member in process_tree(pid) + STORE_PIDS:
+        try:
+            with open(f"/proc/{member}/status", encoding="ascii") as status_file:
+                for line in status_file:
+                    if line.startswith("VmRSS:"):
+                        rss_kb += int(line.split()[1])
+                    elif line.startswith("Threads:"):
+                        threads += int(line.split()[1])
+            cpu_seconds += process_cpu_seconds(member)
+        except FileNotFoundError:
+            continue  # the child exited after process_tree listed it
 
     generator_cpu = process_cpu_seconds(os.getpid())
     for worker_pid in GENERATOR_PIDS:
@@ -215,7 +249,7 @@ def read_server_usage(pid: int) -> ServerUsage:
             continue
     return ServerUsage(
         taken_at=taken_at,
-        cpu_seconds=process_cpu_seconds(pid),
+        cpu_seconds=cpu_seconds,
         tick_cpu_seconds=tick_cpu_seconds,
         rss_kb=rss_kb,
         threads=threads,
@@ -403,9 +437,12 @@ class PhaseClock:
 class PhoneWorker:
     """The phones of one worker process and the commands the controller sends it."""
 
-    def __init__(self, url: str, code: str, indices: list[int], options: dict[str, Any]) -> None:
+    def __init__(
+        self, url: str, codes: list[str], indices: list[int], options: dict[str, Any]
+    ) -> None:
         self.url = url
-        self.code = code
+        self.codes = codes
+        """Join code of each workshop; phone ``i`` joins workshop ``i % len(codes)``."""
         self.options = options
         self.phones = [Phone(i, role_for(i, options["staff_share"]), self) for i in indices]
         self.messages = 0
@@ -468,7 +505,8 @@ class PhoneWorker:
                 handshakes.append(opened - began)
                 phone.join_reply = asyncio.get_running_loop().create_future()
                 phone.reader = asyncio.create_task(phone.read())
-                join = {"type": "join", "code": self.code, "role": phone.role, "ref": 1}
+                code = self.codes[phone.index % len(self.codes)]
+                join = {"type": "join", "code": code, "role": phone.role, "ref": 1}
                 try:
                     await phone.socket.send(json.dumps(join))
                     reply = await asyncio.wait_for(phone.join_reply, timeout)
@@ -551,6 +589,7 @@ class PhoneWorker:
                 pass
         counters_after = self.counters()
         return {
+            "indices": [phone.index for phone in phones],
             "sent": [phone.vote_sent for phone in phones],
             "acked": [phone.vote_acked for phone in phones],
             "seqs": [phone.vote_seq for phone in phones],
@@ -586,6 +625,7 @@ class PhoneWorker:
             phone.reveal_round = 0
         counters_after = self.counters()
         return {
+            "indices": [phone.index for phone in phones],
             "received": received,
             "client": clock.result(),
             "counters": {k: counters_after[k] - counters_before[k] for k in counters_after},
@@ -600,7 +640,7 @@ class PhoneWorker:
             await asyncio.wait(readers, timeout=5)
 
 
-def run_worker(pipe: Pipe, url: str, code: str, indices: list[int], options: dict) -> None:
+def run_worker(pipe: Pipe, url: str, codes: list[str], indices: list[int], options: dict) -> None:
     """Serve the controller's commands in a worker process until told to close."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the controller decides when to stop
     raise_open_file_limit(len(indices) + 100)
@@ -609,11 +649,13 @@ def run_worker(pipe: Pipe, url: str, code: str, indices: list[int], options: dic
 
         uvloop.install()
     gc.set_threshold(50_000, 50, 1000)
-    asyncio.run(_serve_worker(pipe, url, code, indices, options))
+    asyncio.run(_serve_worker(pipe, url, codes, indices, options))
 
 
-async def _serve_worker(pipe: Pipe, url: str, code: str, indices: list[int], options: dict) -> None:
-    worker = PhoneWorker(url, code, indices, options)
+async def _serve_worker(
+    pipe: Pipe, url: str, codes: list[str], indices: list[int], options: dict
+) -> None:
+    worker = PhoneWorker(url, codes, indices, options)
     loop = asyncio.get_running_loop()
     commands: asyncio.Queue[tuple] = asyncio.Queue()
     loop.add_reader(pipe.fileno(), lambda: commands.put_nowait(pipe.recv()))
@@ -791,16 +833,20 @@ class Controller:
     def __init__(self, arguments: argparse.Namespace) -> None:
         self.arguments = arguments
         self.pid: int = arguments.server_pid
+        self.workshops: list[dict] = arguments.workshop_list
+        """Each workshop's ``workshop`` id, join ``code`` and facilitator ``token``."""
         self.workers: list[WorkerHandle] = []
         self.result: dict[str, Any] = {
             "label": arguments.label,
             "phones": arguments.phones,
+            "workshops": len(arguments.workshop_list),
             "deflate": arguments.deflate,
             "phone_processes": arguments.phone_processes,
             "rounds": [],
         }
-        self.console: Observer | None = None
-        self.projector: Observer | None = None
+        self.consoles: list[Observer] = []
+        self.projectors: list[Observer] = []
+        """One console and one projector per workshop, in the order of ``self.workshops``."""
         self.prober: Observer | None = None
         self.console_ref = 100
         self.profiler: subprocess.Popen[bytes] | None = None
@@ -821,13 +867,14 @@ class Controller:
             "staff_share": arguments.staff_share,
             "uvloop": arguments.uvloop,
         }
+        codes = [workshop["code"] for workshop in self.workshops]
         count = arguments.phone_processes
         for number in range(count):
             indices = list(range(number, arguments.phones, count))
             ours, theirs = context.Pipe()
             process = context.Process(
                 target=run_worker,
-                args=(theirs, arguments.url, arguments.code, indices, options),
+                args=(theirs, arguments.url, codes, indices, options),
                 name=f"phones-{number}",
                 daemon=True,
             )
@@ -872,18 +919,30 @@ class Controller:
             )
             return Observer(name, socket)
 
-        self.console = await open_socket("console")
-        self.projector = await open_socket("projector")
+        for workshop in self.workshops:
+            console = await open_socket("console")
+            projector = await open_socket("projector")
+            control = {
+                "type": "control",
+                "workshop": workshop["workshop"],
+                "token": workshop["token"],
+            }
+            _, _, reply = await console.request(control, 1, 10)
+            if reply.type != "ack":
+                raise SystemExit(
+                    f"The server rejected the facilitator token of workshop "
+                    f"{workshop['workshop']}: {reply.code}"
+                )
+            watch = {"type": "watch", "workshop": workshop["workshop"]}
+            _, _, reply = await projector.request(watch, 1, 10)
+            if reply.type != "ack":
+                raise SystemExit(
+                    f"The server rejected the projector of workshop {workshop['workshop']}: "
+                    f"{reply.code}"
+                )
+            self.consoles.append(console)
+            self.projectors.append(projector)
         self.prober = await self.open_prober()
-        control = {"type": "control", "workshop": arguments.workshop, "token": arguments.token}
-        _, _, reply = await self.console.request(control, 1, 10)
-        if reply.type != "ack":
-            raise SystemExit(f"The server rejected the facilitator token: {reply.code}")
-        _, _, reply = await self.projector.request(
-            {"type": "watch", "workshop": arguments.workshop}, 1, 10
-        )
-        if reply.type != "ack":
-            raise SystemExit(f"The server rejected the projector: {reply.code}")
 
     async def open_prober(self) -> Observer:
         """Open a socket for the stall probe, which keeps its figures on the first one."""
@@ -896,13 +955,22 @@ class Controller:
         )
         return Observer("probe", socket)
 
-    async def command(self, message: dict, timeout: float) -> tuple[float, float, Reply]:
-        assert self.console is not None
+    async def command_all(self, message: dict, timeout: float) -> list[tuple[float, float]]:
+        """Send ``message`` from every workshop's console at once.
+
+        Returns (sent, acked) per workshop, in the order of ``self.workshops``.
+        """
         self.console_ref += 1
-        sent, received, reply = await self.console.request(message, self.console_ref, timeout)
-        if reply.type != "ack":
-            raise SystemExit(f"The server rejected {message['type']}: {reply.code}")
-        return sent, received, reply
+        answers = await asyncio.gather(
+            *(console.request(message, self.console_ref, timeout) for console in self.consoles)
+        )
+        for workshop, (_, _, reply) in zip(self.workshops, answers, strict=True):
+            if reply.type != "ack":
+                raise SystemExit(
+                    f"The server rejected {message['type']} in workshop "
+                    f"{workshop['workshop']}: {reply.code}"
+                )
+        return [(sent, received) for sent, received, _ in answers]
 
     async def wait_for_quiet_cores(self, phase: str) -> None:
         """Hold a phase back while other programs keep the benchmark's cores busy."""
@@ -1056,7 +1124,7 @@ class Controller:
         once, and later rounds spread them over ``--burst-seconds``.
         """
         arguments = self.arguments
-        assert self.projector is not None and self.prober is not None
+        assert self.prober is not None
         burst = round_number > 1
         if round_number == 1:
             mode, window = "paced", arguments.paced_seconds
@@ -1065,7 +1133,7 @@ class Controller:
         else:
             mode, window = f"burst over {arguments.burst_seconds:g} s", arguments.burst_seconds
         round_result: dict[str, Any] = {"round": round_number, "mode": mode}
-        await self.command({"type": "open_round", "item": ITEM}, arguments.phase_timeout)
+        await self.command_all({"type": "open_round", "item": ITEM}, arguments.phase_timeout)
         await wait_until_server_quiet(self.pid, 15)
         await self.wait_for_quiet_cores(f"round {round_number} votes")
 
@@ -1082,7 +1150,11 @@ class Controller:
             arguments.phase_timeout + 30,
         )
         after_votes = read_server_usage(self.pid)
-        full_count_at = await self.wait_for_projector(round_number, self.joined, 10.0)
+        expected = [0] * len(self.workshops)
+        for answer in answers:
+            for index in answer["indices"]:
+                expected[index % len(self.workshops)] += 1
+        full_count_at = await self.wait_for_projectors(round_number, expected, 10.0)
         await self.stop_profiler()
         round_result["votes"] = self.vote_figures(answers, before, after_votes, full_count_at)
         self.phase_windows.append((f"round {round_number} votes", start_at, time.monotonic()))
@@ -1094,9 +1166,9 @@ class Controller:
         if self.profiler is not None:
             await asyncio.sleep(1.0)
         await self.ask_workers(("arm_reveal", round_number), 30)
-        views_before = len(self.projector.views)
+        views_before = [len(projector.views) for projector in self.projectors]
         before = read_server_usage(self.pid)
-        sent, acked, _ = await self.command(
+        commands = await self.command_all(
             {"type": "reveal", "round": round_number}, arguments.phase_timeout
         )
         answers = await self.ask_workers(
@@ -1105,9 +1177,10 @@ class Controller:
         after_reveal = read_server_usage(self.pid)
         await self.stop_profiler()
         round_result["reveal"] = self.reveal_figures(
-            answers, sent, acked, before, after_reveal, round_number, views_before
+            answers, commands, before, after_reveal, round_number, views_before
         )
-        self.phase_windows.append((f"round {round_number} reveal", sent, time.monotonic()))
+        first_sent = min(sent for sent, _ in commands)
+        self.phase_windows.append((f"round {round_number} reveal", first_sent, time.monotonic()))
         self.result["rounds"].append(round_result)
         votes, reveal = round_result["votes"], round_result["reveal"]
         print(
@@ -1119,50 +1192,89 @@ class Controller:
             flush=True,
         )
 
-    async def wait_for_projector(self, round_number: int, expected: int, timeout: float) -> float:
-        """Wait until the projector shows ``expected`` votes in the round; return when it did."""
-        assert self.projector is not None
+    async def wait_for_projectors(
+        self, round_number: int, expected: list[int], timeout: float
+    ) -> list[float]:
+        """Wait until each workshop's projector shows that workshop's ``expected`` votes in
+        the round; return when each did, or 0.0 for a projector that did not in time."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for received, _, number, _, total in reversed(self.projector.views):
-                if number == round_number and total >= expected:
-                    return received
+        full_count_at = [0.0] * len(self.projectors)
+        while True:
+            for number, projector in enumerate(self.projectors):
+                if full_count_at[number]:
+                    continue
+                for received, _, view_round, _, total in reversed(projector.views):
+                    if view_round == round_number and total >= expected[number]:
+                        full_count_at[number] = received
+                        break
+            if all(full_count_at) or time.monotonic() >= deadline:
+                return full_count_at
             await asyncio.sleep(0.01)
-        return 0.0
 
     def vote_figures(
         self,
         answers: list[dict],
         before: ServerUsage,
         after: ServerUsage,
-        full_count_at: float,
+        full_count_at: list[float],
     ) -> dict:
-        assert self.projector is not None
+        workshop_count = len(self.workshops)
+        indices = [value for answer in answers for value in answer["indices"]]
         sent = [value for answer in answers for value in answer["sent"]]
         acked = [value for answer in answers for value in answer["acked"]]
         seqs = [value for answer in answers for value in answer["seqs"]]
         errors = [code for answer in answers for code in answer["errors"]]
-        ack_latencies = [a - s for s, a, q in zip(sent, acked, seqs, strict=True) if a and q]
 
-        # A vote shows on the projector from the first view whose seq reaches the
-        # seq in the vote's ack.
-        views = self.projector.views
-        view_seqs = [seq for _, seq, _, _, _ in views]
-        running_max: list[int] = []
-        for seq in view_seqs:
-            running_max.append(max(seq, running_max[-1]) if running_max else seq)
-        projector_latencies = []
-        for vote_sent, seq in zip(sent, seqs, strict=True):
-            if not seq:
+        # A vote shows on its workshop's projector from the first view whose seq reaches
+        # the seq in the vote's ack (each workshop numbers its events on its own).
+        running_max: list[list[int]] = []
+        for projector in self.projectors:
+            highest: list[int] = []
+            for _, seq, _, _, _ in projector.views:
+                highest.append(max(seq, highest[-1]) if highest else seq)
+            running_max.append(highest)
+        ack_by_workshop: list[list[float]] = [[] for _ in range(workshop_count)]
+        projector_by_workshop: list[list[float]] = [[] for _ in range(workshop_count)]
+        sent_by_workshop: list[list[float]] = [[] for _ in range(workshop_count)]
+        for index, vote_sent, vote_acked, seq in zip(indices, sent, acked, seqs, strict=True):
+            number = index % workshop_count
+            if vote_sent:
+                sent_by_workshop[number].append(vote_sent)
+            if not (vote_acked and seq):
                 continue
-            position = bisect_left(running_max, seq)
+            ack_by_workshop[number].append(vote_acked - vote_sent)
+            position = bisect_left(running_max[number], seq)
+            views = self.projectors[number].views
             if position < len(views):
-                projector_latencies.append(views[position][0] - vote_sent)
+                projector_by_workshop[number].append(views[position][0] - vote_sent)
 
+        per_workshop = []
+        for number in range(workshop_count):
+            last_in_workshop = max(sent_by_workshop[number], default=0.0)
+            full_at = full_count_at[number]
+            per_workshop.append(
+                {
+                    "workshop": self.workshops[number]["workshop"],
+                    "votes": len(sent_by_workshop[number]),
+                    "acked": len(ack_by_workshop[number]),
+                    "ack_ms": summarise_ms(ack_by_workshop[number]),
+                    "projector_ms": summarise_ms(projector_by_workshop[number]),
+                    "last_vote_to_full_count_ms": (
+                        round((full_at - last_in_workshop) * 1000, 1)
+                        if full_at and last_in_workshop
+                        else None
+                    ),
+                }
+            )
+
+        ack_latencies = [value for values in ack_by_workshop for value in values]
+        projector_latencies = [value for values in projector_by_workshop for value in values]
         real_sent = [value for value in sent if value]
         first_sent = min(real_sent) if real_sent else 0.0
         last_sent = max(real_sent) if real_sent else 0.0
         last_acked = max(acked) if acked else 0.0
+        # Over all workshops, the full count is the moment the last projector showed it.
+        all_full_at = max(full_count_at) if all(full_count_at) else 0.0
         server = usage_between(before, after, self.pid)
         answered = len(ack_latencies)
         return {
@@ -1175,8 +1287,9 @@ class Controller:
             "first_vote_to_last_ack_ms": round((last_acked - first_sent) * 1000, 1),
             "projector_ms": summarise_ms(projector_latencies),
             "last_vote_to_full_count_ms": (
-                round((full_count_at - last_sent) * 1000, 1) if full_count_at else None
+                round((all_full_at - last_sent) * 1000, 1) if all_full_at else None
             ),
+            "per_workshop": per_workshop,
             "server": server,
             "server_cpu_us_per_vote": (
                 round(server["cpu_s"] / answered * 1e6, 1) if answered else None
@@ -1189,34 +1302,67 @@ class Controller:
     def reveal_figures(
         self,
         answers: list[dict],
-        sent: float,
-        acked: float,
+        commands: list[tuple[float, float]],
         before: ServerUsage,
         after: ServerUsage,
         round_number: int,
-        views_before: int,
+        views_before: list[int],
     ) -> dict:
-        assert self.projector is not None
+        """Summarise a reveal sent in every workshop at once.
+
+        Each phone's latency counts from the moment its own workshop's console sent
+        ``reveal``; phones/s counts from the first console's send to the last phone.
+        """
+        workshop_count = len(self.workshops)
+        indices = [value for answer in answers for value in answer["indices"]]
         received = [value for answer in answers for value in answer["received"]]
-        latencies = [value - sent for value in received if value]
-        missing = sum(1 for value in received if not value)
-        projector_at = next(
-            (
-                view[0]
-                for view in self.projector.views[views_before:]
-                if view[2] == round_number and view[3] == "revealed"
-            ),
-            0.0,
-        )
+        by_workshop: list[list[float]] = [[] for _ in range(workshop_count)]
+        missing_by_workshop = [0] * workshop_count
+        for index, value in zip(indices, received, strict=True):
+            number = index % workshop_count
+            if value:
+                by_workshop[number].append(value - commands[number][0])
+            else:
+                missing_by_workshop[number] += 1
+
+        per_workshop = []
+        projector_latencies = []
+        for number, (sent, acked) in enumerate(commands):
+            projector_at = next(
+                (
+                    view[0]
+                    for view in self.projectors[number].views[views_before[number] :]
+                    if view[2] == round_number and view[3] == "revealed"
+                ),
+                0.0,
+            )
+            projector_ms = round((projector_at - sent) * 1000, 2) if projector_at else None
+            projector_latencies.append(projector_ms)
+            per_workshop.append(
+                {
+                    "workshop": self.workshops[number]["workshop"],
+                    "ms": summarise_ms(by_workshop[number]),
+                    "missing": missing_by_workshop[number],
+                    "ack_ms": round((acked - sent) * 1000, 2),
+                    "projector_ms": projector_ms,
+                }
+            )
+
+        latencies = [value for values in by_workshop for value in values]
+        first_sent = min(sent for sent, _ in commands)
+        last_received = max((value for value in received if value), default=0.0)
+        span = last_received - first_sent if last_received else 0.0
         server = usage_between(before, after, self.pid)
-        last = max(latencies) if latencies else 0.0
         deliveries = len(latencies)
         return {
             "ms": summarise_ms(latencies),
-            "missing": missing,
-            "ack_ms": round((acked - sent) * 1000, 2),
-            "projector_ms": round((projector_at - sent) * 1000, 2) if projector_at else None,
-            "phones_per_s": round(deliveries / last, 1) if last > 0 else None,
+            "missing": sum(missing_by_workshop),
+            "ack_ms": max(round((acked - sent) * 1000, 2) for sent, acked in commands),
+            "projector_ms": (
+                None if None in projector_latencies else max(projector_latencies)  # type: ignore[type-var]
+            ),
+            "phones_per_s": round(deliveries / span, 1) if span > 0 else None,
+            "per_workshop": per_workshop,
             "server": server,
             "server_cpu_us_per_phone": (
                 round(server["cpu_s"] / deliveries * 1e6, 1) if deliveries else None
@@ -1229,10 +1375,23 @@ class Controller:
 def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", required=True, help="websocket URL, e.g. ws://127.0.0.1:8000/ws")
-    parser.add_argument("--workshop", required=True, help="workshop id")
-    parser.add_argument("--code", required=True, help="join code of the workshop")
-    parser.add_argument("--token", required=True, help="facilitator token of the workshop")
+    parser.add_argument("--workshop", help="workshop id")
+    parser.add_argument("--code", help="join code of the workshop")
+    parser.add_argument("--token", help="facilitator token of the workshop")
+    parser.add_argument(
+        "--workshops-file",
+        type=Path,
+        help="JSON list of workshops, each with workshop, code and token, in place of "
+        "--workshop, --code and --token; phone i joins workshop i modulo their number",
+    )
     parser.add_argument("--server-pid", type=int, required=True, help="pid to read from /proc")
+    parser.add_argument(
+        "--store-pid",
+        type=int,
+        action="append",
+        default=[],
+        help="pid of a store process (redis-server) counted with the server; may repeat",
+    )
     parser.add_argument("--phones", type=int, default=500, help="phones to connect (default 500)")
     parser.add_argument("--label", default="server", help="name of the server in the output")
     parser.add_argument(
@@ -1305,7 +1464,18 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=str(Path(sys.executable).with_name("py-spy")),
         help="path of the py-spy program",
     )
-    return parser.parse_args(argv)
+    arguments = parser.parse_args(argv)
+    if arguments.workshops_file is not None:
+        arguments.workshop_list = json.loads(arguments.workshops_file.read_text())
+        if not arguments.workshop_list:
+            parser.error(f"--workshops-file {arguments.workshops_file} lists no workshops")
+    elif arguments.workshop and arguments.code and arguments.token:
+        arguments.workshop_list = [
+            {"workshop": arguments.workshop, "code": arguments.code, "token": arguments.token}
+        ]
+    else:
+        parser.error("pass --workshop, --code and --token, or --workshops-file")
+    return arguments
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -1319,6 +1489,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         import uvloop
 
         uvloop.install()
+    STORE_PIDS.extend(arguments.store_pid)
     controller = Controller(arguments)
     started = time.monotonic()
     try:

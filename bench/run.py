@@ -2,7 +2,9 @@
 
 For each server this starts it pinned to CPU 0, creates a workshop, runs
 ``bench/loadgen.py`` pinned to CPU 1 against it, stops the server and keeps the
-generator's JSON. It then prints a Markdown table of both servers' figures, the
+generator's JSON. With ``--redis-workers N`` the product runs N workers on a Redis
+server that this script starts on CPU 0 too, and ``--workshops W`` spreads the phones
+over W workshops. It then prints a Markdown table of both servers' figures, the
 product-to-baseline ratios and the targets, and with ``--record`` appends that table,
 the command, the commit and the machine to a Markdown file.
 
@@ -19,6 +21,7 @@ import platform
 import shlex
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -91,7 +94,8 @@ class Server:
             command, env=env, cwd=cwd, stdout=self._log_file, stderr=subprocess.STDOUT
         )
 
-    def wait_ready(self, marker: str) -> None:
+    def wait_ready(self, marker: str, count: int = 1) -> None:
+        """Wait until the log contains ``marker`` ``count`` times, e.g. once per worker."""
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -99,13 +103,13 @@ class Server:
                     f"The {self.label} server exited with code {self.process.returncode} "
                     f"before it was ready; see {self.log}"
                 )
-            if marker in self.log.read_text(errors="replace"):
+            if self.log.read_text(errors="replace").count(marker) >= count:
                 return
             time.sleep(0.1)
         self.stop()
         raise SystemExit(
-            f"The {self.label} server did not print {marker!r} within {READY_TIMEOUT:.0f} s; "
-            f"see {self.log}"
+            f"The {self.label} server did not print {marker!r} {count} time(s) within "
+            f"{READY_TIMEOUT:.0f} s; see {self.log}"
         )
 
     def stop(self) -> None:
@@ -151,35 +155,85 @@ def work_tree_description() -> str:
     return f"{commit()} plus uncommitted changes" if changed else commit()
 
 
+def start_redis(port: int, folder: Path, log: Path, pin: bool) -> Server:
+    """Start a Redis server of the benchmark's own that fsyncs every write before it replies.
+
+    ``appendfsync always`` is the production setting in docs/deployment.md, so a vote is
+    acked only once it is on disk, as with the embedded store.
+    """
+    command = pinned(
+        SERVER_CPU,
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--maxmemory-policy",
+            "noeviction",
+            "--dir",
+            str(folder),
+        ],
+        pin,
+    )
+    server = Server("redis", command, dict(os.environ), log)
+    server.wait_ready("Ready to accept connections")
+    return server
+
+
 def start_product(
-    port: int, data_dir: Path, source: Path, log: Path, pin: bool
-) -> tuple[Server, dict]:
+    port: int,
+    data_dir: Path,
+    source: Path,
+    log: Path,
+    pin: bool,
+    workshop_count: int = 1,
+    redis_url: str | None = None,
+    workers: int = 1,
+) -> tuple[Server, list[dict]]:
     env = {**os.environ, "DATA_DIR": str(data_dir)}
-    command = pinned(SERVER_CPU, [PYTHON, "-m", "server", "--port", str(port)], pin)
-    server = Server("product", command, env, log, cwd=source)
+    command = [PYTHON, "-m", "server", "--port", str(port)]
+    if redis_url is not None:
+        env["REDIS_URL"] = redis_url
+        command += ["--workers", str(workers)]
+    server = Server("product", pinned(SERVER_CPU, command, pin), env, log, cwd=source)
     server.wait_ready("Uvicorn running on")
+    if redis_url is not None:
+        server.wait_ready("Application startup complete", workers)
     request = {
         "title": "Bench",
         "scope": "institution",
         "unit": "Bench",
         "small_group_threshold": 1,
     }
-    try:
-        response = httpx.post(f"http://127.0.0.1:{port}/api/workshops", json=request, timeout=10)
-        response.raise_for_status()
-    except httpx.HTTPError as error:
-        server.stop()
-        raise SystemExit(f"Creating the workshop failed: {error}") from None
-    created = response.json()
-    workshop = {
-        "workshop": created["id"],
-        "code": created["join_code"],
-        "token": created["facilitator_token"],
-    }
-    return server, workshop
+    workshops = []
+    for _ in range(workshop_count):
+        try:
+            response = httpx.post(
+                f"http://127.0.0.1:{port}/api/workshops", json=request, timeout=10
+            )
+            response.raise_for_status()
+        except httpx.HTTPError as error:
+            server.stop()
+            raise SystemExit(f"Creating workshop {len(workshops) + 1} failed: {error}") from None
+        created = response.json()
+        workshops.append(
+            {
+                "workshop": created["id"],
+                "code": created["join_code"],
+                "token": created["facilitator_token"],
+            }
+        )
+    return server, workshops
 
 
-def start_baseline(port: int, log: Path, pin: bool) -> tuple[Server, dict]:
+def start_baseline(port: int, log: Path, pin: bool) -> tuple[Server, list[dict]]:
     workshop_id, code, token = BASELINE_WORKSHOP
     command = pinned(
         SERVER_CPU,
@@ -199,24 +253,27 @@ def start_baseline(port: int, log: Path, pin: bool) -> tuple[Server, dict]:
     )
     server = Server("baseline", command, dict(os.environ), log)
     server.wait_ready("Baseline running on")
-    return server, {"workshop": workshop_id, "code": code, "token": token}
+    return server, [{"workshop": workshop_id, "code": code, "token": token}]
 
 
 def run_generator(
-    label: str, port: int, server: Server, workshop: dict, arguments: argparse.Namespace
+    label: str,
+    port: int,
+    server: Server,
+    workshops: list[dict],
+    arguments: argparse.Namespace,
+    store: Server | None = None,
 ) -> dict:
     out = arguments.out_dir / f"{label}.json"
+    workshops_file = arguments.out_dir / f"{label}-workshops.json"
+    workshops_file.write_text(json.dumps(workshops))
     command = [
         PYTHON,
         str(ROOT / "bench" / "loadgen.py"),
         "--url",
         f"ws://127.0.0.1:{port}/ws",
-        "--workshop",
-        workshop["workshop"],
-        "--code",
-        workshop["code"],
-        "--token",
-        workshop["token"],
+        "--workshops-file",
+        str(workshops_file),
         "--server-pid",
         str(server.process.pid),
         "--phones",
@@ -244,6 +301,8 @@ def run_generator(
     ]
     if not arguments.deflate:
         command.append("--no-deflate")
+    if store is not None:
+        command += ["--store-pid", str(store.process.pid)]
     if arguments.profile:
         profile_dir = arguments.out_dir / "profiles"
         profile_dir.mkdir(exist_ok=True)
@@ -382,6 +441,8 @@ def render(results: dict[str, dict], arguments: argparse.Namespace, command_line
             f"≤ {TARGET_FULL_COUNT_MS:.0f}" if burst else "",
             (lambda p, b: p <= TARGET_FULL_COUNT_MS) if burst else None,
         )
+        if arguments.workshops > 1:
+            workshop_rows(row, prefix, votes, reveal, burst)
         row(f"{prefix}: server CPU µs per vote", lambda r, f=votes: f(r)["server_cpu_us_per_vote"])
         row(
             f"{prefix}: room views sent to phones while voting",
@@ -433,13 +494,27 @@ def render(results: dict[str, dict], arguments: argparse.Namespace, command_line
     )
 
     when = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    heading = f"### {arguments.phones:,} phones, {when}"
+    pinning = "server on CPU 0, generator on CPU 1" if arguments.pin else "none"
+    if arguments.redis_workers:
+        heading = (
+            f"### Redis, {arguments.redis_workers} workers: {arguments.phones:,} phones over "
+            f"{arguments.workshops} workshops, {when}"
+        )
+        if arguments.pin:
+            pinning = (
+                f"all {arguments.redis_workers} server workers, their uvicorn supervisor and "
+                "redis-server on CPU 0, generator on CPU 1"
+            )
+    elif arguments.workshops > 1:
+        heading = f"### {arguments.phones:,} phones over {arguments.workshops} workshops, {when}"
     lines = [
-        f"### {arguments.phones:,} phones, {when}",
+        heading,
         "",
         f"- command: `{command_line}`",
         f"- product code: `{arguments.product_version}`",
         f"- machine: {machine_description()}",
-        f"- pinning: {'server on CPU 0, generator on CPU 1' if arguments.pin else 'none'}; "
+        f"- pinning: {pinning}; "
         f"permessage-deflate {'offered' if arguments.deflate else 'not offered'}; "
         f"{arguments.phone_processes} phone process(es)",
         "",
@@ -450,6 +525,70 @@ def render(results: dict[str, dict], arguments: argparse.Namespace, command_line
         generator_note(results),
     ]
     return "\n".join(lines) + "\n"
+
+
+def workshop_rows(
+    row: Callable[..., None], prefix: str, votes: Getter, reveal: Getter, burst: bool
+) -> None:
+    """Add rows for the median and the worst workshop, and for the workshops over target."""
+
+    def spread(figures: Getter, value: Getter, pick: Callable[[list[float]], float]) -> Getter:
+        def getter(result: dict) -> float | None:
+            values = [value(entry) for entry in figures(result)["per_workshop"]]
+            present = [number for number in values if number is not None]
+            # A workshop whose figure is missing (no full count in time) counts as worst.
+            if pick is max and len(present) < len(values):
+                return None
+            return pick(present) if present else None
+
+        return getter
+
+    def over(figures: Getter, value: Getter, limit: float) -> Getter:
+        def getter(result: dict) -> int:
+            values = [value(entry) for entry in figures(result)["per_workshop"]]
+            return sum(1 for number in values if number is None or number > limit)
+
+        return getter
+
+    def ack_p99(entry: dict) -> float | None:
+        return entry["ack_ms"]["p99"]
+
+    def full_count(entry: dict) -> float | None:
+        return entry["last_vote_to_full_count_ms"]
+
+    def reveal_max(entry: dict) -> float | None:
+        return entry["ms"]["max"]
+
+    row(f"{prefix}: ack p99 ms, median workshop", spread(votes, ack_p99, statistics.median))
+    row(
+        f"{prefix}: ack p99 ms, worst workshop",
+        spread(votes, ack_p99, max),
+        f"< {TARGET_ACK_P99_MS:.0f}" if burst else "",
+        (lambda p, b: p < TARGET_ACK_P99_MS) if burst else None,
+    )
+    row(
+        f"{prefix}: workshops with ack p99 ≥ {TARGET_ACK_P99_MS:.0f} ms",
+        over(votes, ack_p99, TARGET_ACK_P99_MS - 1e-9),
+    )
+    row(
+        f"{prefix}: last vote to full count ms, median workshop",
+        spread(votes, full_count, statistics.median),
+    )
+    row(
+        f"{prefix}: last vote to full count ms, worst workshop",
+        spread(votes, full_count, max),
+        f"≤ {TARGET_FULL_COUNT_MS:.0f}" if burst else "",
+        (lambda p, b: p <= TARGET_FULL_COUNT_MS) if burst else None,
+    )
+    row(
+        f"{prefix}: workshops with full count over {TARGET_FULL_COUNT_MS:.0f} ms or never",
+        over(votes, full_count, TARGET_FULL_COUNT_MS),
+    )
+    row(f"{prefix}: reveal max ms, median workshop", spread(reveal, reveal_max, statistics.median))
+    row(
+        f"{prefix}: workshops with reveal max over {TARGET_REVEAL_MAX_MS:.0f} ms",
+        over(reveal, reveal_max, TARGET_REVEAL_MAX_MS),
+    )
 
 
 def measured_phases(result: dict) -> list[tuple[str, dict]]:
@@ -551,6 +690,19 @@ def parse_arguments() -> argparse.Namespace:
     )
 
     parser.add_argument(
+        "--redis-workers",
+        type=int,
+        default=0,
+        help="run the product with REDIS_URL and this many uvicorn workers on a Redis server "
+        "that this script starts (appendfsync always); 0, the default, uses the embedded store",
+    )
+    parser.add_argument(
+        "--workshops",
+        type=int,
+        default=1,
+        help="workshops to create on the product; phones spread evenly over them (default 1)",
+    )
+    parser.add_argument(
         "--servers",
         default="product,baseline",
         help="comma-separated servers to run, from product and baseline (default both)",
@@ -617,10 +769,54 @@ def parse_arguments() -> argparse.Namespace:
     if unknown or not servers:
         parser.error(f"--servers takes product and/or baseline, not {arguments.servers!r}")
     arguments.server_names = servers
+    if arguments.workshops < 1:
+        parser.error(f"--workshops must be at least 1, not {arguments.workshops}")
+    if arguments.redis_workers < 0:
+        parser.error(f"--redis-workers must be 0 or more, not {arguments.redis_workers}")
+    if arguments.workshops > 1 and "baseline" in servers:
+        parser.error("the baseline serves one workshop; pass --servers product with --workshops")
 
     if arguments.pin and (os.cpu_count() or 1) < 2:
         parser.error("pinning needs 2 CPUs; pass --no-pin on a single-CPU machine")
     return arguments
+
+
+def measure(label: str, product_source: Path, arguments: argparse.Namespace) -> dict:
+    """Start one server (and its Redis in Redis mode), run the generator, stop them all."""
+    port = free_port()
+    log = arguments.out_dir / f"{label}.log"
+    with tempfile.TemporaryDirectory(prefix="common-ground-data-") as data_dir:
+        redis = None
+        redis_url = None
+        if label == "product" and arguments.redis_workers:
+            redis_port = free_port()
+            redis = start_redis(
+                redis_port, Path(data_dir), arguments.out_dir / "redis.log", arguments.pin
+            )
+            redis_url = f"redis://127.0.0.1:{redis_port}/0"
+            print(f"redis pid {redis.process.pid} on port {redis_port}", flush=True)
+        try:
+            if label == "product":
+                server, workshops = start_product(
+                    port,
+                    Path(data_dir),
+                    product_source,
+                    log,
+                    arguments.pin,
+                    arguments.workshops,
+                    redis_url,
+                    arguments.redis_workers,
+                )
+            else:
+                server, workshops = start_baseline(port, log, arguments.pin)
+            print(f"{label} server pid {server.process.pid} on port {port}", flush=True)
+            try:
+                return run_generator(label, port, server, workshops, arguments, redis)
+            finally:
+                server.stop()
+        finally:
+            if redis is not None:
+                redis.stop()
 
 
 def main() -> None:
@@ -644,20 +840,7 @@ def main() -> None:
                 f"starting the {label} run anyway",
                 flush=True,
             )
-        port = free_port()
-        log = arguments.out_dir / f"{label}.log"
-        with tempfile.TemporaryDirectory(prefix="common-ground-data-") as data_dir:
-            if label == "product":
-                server, workshop = start_product(
-                    port, Path(data_dir), product_source, log, arguments.pin
-                )
-            else:
-                server, workshop = start_baseline(port, log, arguments.pin)
-            print(f"{label} server pid {server.process.pid} on port {port}", flush=True)
-            try:
-                results[label] = run_generator(label, port, server, workshop, arguments)
-            finally:
-                server.stop()
+        results[label] = measure(label, product_source, arguments)
     source_folder.cleanup()
     report = render(results, arguments, command_line)
     if arguments.profile:

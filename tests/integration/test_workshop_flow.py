@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -329,3 +330,29 @@ async def test_votes_send_nothing_to_other_phones(server: ServerProcess) -> None
     assert rooms_after == rooms_before + 1
     for client in [console, projector, bystander, *voters]:
         await client.close()
+
+
+async def test_chunked_fan_out_ends_on_latest_view(server: ServerProcess) -> None:
+    # More phones than one fan-out chunk (500), so views reach them over several steps.
+    workshop = await server.create_workshop()
+    console = await open_console(server, workshop)
+    phones = await asyncio.gather(
+        *(join_phone(server, workshop["join_code"], "student") for _ in range(700))
+    )
+
+    # Open and reveal back to back: the second fan-out starts while the first runs.
+    await console.request({"type": "open_round", "item": "staff-support"})
+    await console.request({"type": "reveal", "round": 1})
+    views = await asyncio.gather(
+        *(phone.view(lambda v: status(v) == "revealed") for phone in phones)
+    )
+    assert all(view["rounds"][-1]["number"] == 1 for view in views)
+
+    # Nothing older arrives after the revealed view: the next view each phone gets
+    # is the one for the following change.
+    await console.request({"type": "show_item", "item": "trust-and-respect"})
+    for phone in phones:
+        following = await phone.expect("room")
+        assert following["view"]["current"]["id"] == "trust-and-respect"
+    await asyncio.gather(*(phone.close() for phone in phones))
+    await console.close()
