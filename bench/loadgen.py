@@ -1195,8 +1195,10 @@ class Controller:
     async def wait_for_projectors(
         self, round_number: int, expected: list[int], timeout: float
     ) -> list[float]:
-        """Wait until each workshop's projector shows that workshop's ``expected`` votes in
-        the round; return when each did, or 0.0 for a projector that did not in time."""
+        """Wait until each workshop's projector shows that workshop's ``expected`` votes.
+
+        Returns the time each projector first did, or 0.0 for one that did not in time.
+        """
         deadline = time.monotonic() + timeout
         full_count_at = [0.0] * len(self.projectors)
         while True:
