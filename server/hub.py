@@ -71,7 +71,8 @@ class WorkshopRuntime:
         self._flush_handle: asyncio.TimerHandle | None = None
         self._last_flush = 0.0
         self._catch_up_lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._catch_up_task: asyncio.Task[None] | None = None
+        self._catch_up_wanted = False
 
     @property
     def workshop_id(self) -> str:
@@ -129,19 +130,24 @@ class WorkshopRuntime:
         self.schedule_views()
 
     def catch_up_soon(self) -> None:
-        """Start catching up with the store without waiting for it."""
-        task = asyncio.get_running_loop().create_task(self.catch_up())
-        self._tasks.add(task)
-        task.add_done_callback(self._catch_up_done)
-
-    def _catch_up_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error(
-                "workshop %s: catching up with the store failed: %s",
-                self.workshop_id,
-                task.exception(),
+        """Catch up with the store in the background; many requests make one read each
+        time the previous read ends, not one read each."""
+        self._catch_up_wanted = True
+        if self._catch_up_task is None or self._catch_up_task.done():
+            self._catch_up_task = asyncio.get_running_loop().create_task(
+                self._catch_up_while_wanted()
             )
+
+    async def _catch_up_while_wanted(self) -> None:
+        while self._catch_up_wanted:
+            self._catch_up_wanted = False
+            try:
+                await self.catch_up()
+            except StoreUnavailable as error:
+                logger.error(
+                    "workshop %s: catching up with the store failed: %s", self.workshop_id, error
+                )
+                return
 
     async def catch_up(self, target_seq: int | None = None) -> None:
         """Apply every stored event the state lacks, or only until it reaches ``target_seq``."""

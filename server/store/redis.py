@@ -23,9 +23,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from redis import asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from server.store import EventsListener, JoinCodeTaken, RoundChanged, StoreUnavailable
 
@@ -110,10 +111,13 @@ class RedisEventStore:
         )
         self._redis = aioredis.Redis(connection_pool=pool)
         self._create = self._redis.register_script(_CREATE)
-        self._append = self._redis.register_script(_APPEND)
         self._delete = self._redis.register_script(_DELETE)
         self._subscriber: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
+        self._pending: list[tuple[list[str], list[str | bytes], asyncio.Future[Any]]] = []
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._append_sha: str | None = None
         self.listener: EventsListener | None = None
         self.reconnected: Callable[[], None] | None = None
         self.disconnected: Callable[[], None] | None = None
@@ -122,15 +126,22 @@ class RedisEventStore:
     async def open(self) -> None:
         await self.check()
         self._subscriber = asyncio.create_task(self._follow(), name="redis-event-follower")
+        self._writer = asyncio.create_task(self._write_batches(), name="redis-append-writer")
         await asyncio.wait_for(self._subscribed.wait(), 10)
 
     async def close(self) -> None:
-        if self._subscriber is not None:
-            self._subscriber.cancel()
+        for task in (self._subscriber, self._writer):
+            if task is None:
+                continue
+            task.cancel()
             try:
-                await self._subscriber
+                await task
             except asyncio.CancelledError:
                 pass
+        for _, _, future in self._pending:
+            if not future.done():
+                future.set_exception(StoreUnavailable("the store is closing"))
+        self._pending = []
         await self._redis.aclose()
         await self._redis.connection_pool.disconnect()
 
@@ -171,15 +182,66 @@ class RedisEventStore:
             *events,
         ]
         keys = [_meta_key(workshop_id), _events_key(workshop_id), CHANNEL]
-        try:
-            seq, marker = await self._append(keys=keys, args=arguments)
-        except (RedisError, OSError) as error:
-            raise StoreUnavailable(f"Redis is unreachable: {error}") from error
+        future: asyncio.Future[list[bytes | int]] = asyncio.get_running_loop().create_future()
+        self._pending.append((keys, arguments, future))
+        self._wake.set()
+        seq, marker = await future
         if seq == 0:
             raise StoreUnavailable(f"workshop {workshop_id} does not exist")
         if seq == -1:
-            raise RoundChanged(marker.decode())
+            raise RoundChanged(bytes(marker).decode())
         return int(seq)
+
+    async def _write_batches(self) -> None:
+        """Send the appends waiting at each moment as one pipeline.
+
+        One round trip then carries a whole burst of votes, and with ``appendfsync
+        always`` Redis syncs its append-only file once for all of them before replying.
+        NOTE: when the connection fails mid-pipeline, appends that Redis did run are
+        reported as failed too; retrying them stores a repeated event, which the fold
+        treats like the first one.
+        """
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._pending = self._pending, []
+            if not batch:
+                continue
+            try:
+                results = await self._run_appends(batch)
+                missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+                if missing:
+                    # Redis restarted and forgot the script: load it and run those again.
+                    retried = await self._run_appends([batch[i] for i in missing])
+                    for index, result in zip(missing, retried, strict=True):
+                        results[index] = result
+            except (RedisError, OSError) as error:
+                logger.error("appending %d batched commands to Redis failed: %s", len(batch), error)
+                results = [error] * len(batch)
+            except Exception as error:  # noqa: BLE001 - the writer must outlive any one batch
+                logger.exception("appending %d batched commands to Redis failed", len(batch))
+                results = [error] * len(batch)
+            for (_, _, future), result in zip(batch, results, strict=True):
+                if future.done():
+                    continue
+                if isinstance(result, BaseException):
+                    failure = StoreUnavailable(f"Redis is unreachable: {result}")
+                    future.set_exception(failure)
+                else:
+                    future.set_result(result)
+
+    async def _run_appends(
+        self, batch: list[tuple[list[str], list[str | bytes], asyncio.Future[Any]]]
+    ) -> list[Any]:
+        if self._append_sha is None:
+            self._append_sha = await self._redis.script_load(_APPEND)
+        pipeline = self._redis.pipeline(transaction=False)
+        for keys, arguments, _ in batch:
+            pipeline.evalsha(self._append_sha, len(keys), *keys, *arguments)
+        results: list[Any] = await pipeline.execute(raise_on_error=False)
+        if any(isinstance(result, NoScriptError) for result in results):
+            self._append_sha = None
+        return results
 
     async def read(self, workshop_id: str, after: int = 0) -> list[bytes]:
         start = f"({after}-0" if after else "-"
