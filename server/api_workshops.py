@@ -100,7 +100,7 @@ async def create_workshop(
     hub = hub_of(state)
     rubric = await rubric_library(state).get(data.rubric)
     if rubric is None:
-        known = ", ".join(hub.rubrics)
+        known = ", ".join(rubric_library(state).rubrics)
         raise ValidationException(f"rubric: unknown rubric {data.rubric!r}; choose one of: {known}")
     for field_name in ("title", "unit"):
         if not getattr(data, field_name).strip():

@@ -168,9 +168,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         library = RubricLibrary(store, rubrics)
         await library.refresh()
         app.state.rubric_library = library
-        app.state.hub = Hub(store, library.rubrics)
-        # Everything loaded so far lives as long as the process; keep it out of the
-        # collector's way so that full collections with many sockets stay short.
+        app.state.hub = Hub(store)
+        # Everything loaded so far lives as long as the process. Freezing it keeps it
+        # out of the collector's way, so full collections with many sockets stay short.
         gc.freeze()
         watch_collection_pauses()
         watcher = asyncio.create_task(watch_connections(app.state.hub.all_connections))

@@ -36,7 +36,7 @@ Notes = Annotated[str, msgspec.Meta(max_length=20_000)]
 
 class _ClientMessage(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, kw_only=True):
     ref: Ref = None
-    """Echoed in the ``ack`` or ``error`` that answers this message."""
+    """Echoed in the ``ack`` or ``error`` sent in response to this message."""
 
 
 class Join(_ClientMessage, tag="join"):
@@ -106,9 +106,9 @@ class SetPriority(_ClientMessage, tag="set_priority"):
     """The level to reach, above the agreed level; ``null`` for none or a discussion item."""
     actions: Annotated[str, msgspec.Meta(max_length=4000)] = ""
     staff_owner: Annotated[str, msgspec.Meta(max_length=120)] = ""
-    """Who on the staff side owns the actions, e.g. a job title; typed by the facilitator."""
+    """The staff-side owner of the actions as the facilitator types it, e.g. a job title."""
     student_owner: Annotated[str, msgspec.Meta(max_length=120)] = ""
-    """Who on the student side owns the actions, e.g. "Course rep"."""
+    """The student-side owner of the actions, e.g. "Course rep"."""
 
 
 class ClearPriority(_ClientMessage, tag="clear_priority"):

@@ -82,7 +82,7 @@ class Rubric(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     id: Identifier
     title: Title
     source: Text
-    """Who published the rubric, shown in exports."""
+    """The rubric's publisher, shown in exports."""
     levels: list[Title]
     """Level names, lowest first."""
     roles: list[Role]

@@ -37,7 +37,7 @@ class Distribution(msgspec.Struct, frozen=True):
 
 
 class RoundResult(msgspec.Struct, frozen=True):
-    """What the room sees after a reveal."""
+    """The statistics shown to the room after a reveal."""
 
     roles: dict[str, Distribution]
     """Per-role distributions; empty when any role is hidden."""

@@ -122,7 +122,7 @@ class RoomView(msgspec.Struct, frozen=True):
 
 
 class Presence(msgspec.Struct, frozen=True):
-    """Who is connected right now, as counts."""
+    """Counts of the clients connected right now."""
 
     participants: list[RoleCount]
     projectors: int

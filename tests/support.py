@@ -155,7 +155,7 @@ class Client:
                 return message
 
     async def request(self, message: dict[str, Any]) -> dict[str, Any]:
-        """Send a message and return the ack or error that answers it."""
+        """Send a message and return the ack or error sent in response."""
         ref = await self.send(message)
         while True:
             reply = await self._next()

@@ -64,7 +64,7 @@ class EventStore(Protocol):
         """Start a workshop's log with its creation event.
 
         Raises:
-            JoinCodeTaken: when another workshop holds ``join_code``.
+            JoinCodeTaken: when another workshop has ``join_code``.
         """
 
     async def append(

@@ -55,7 +55,7 @@ return 1
 # ARGV: expect flag, expected marker, set flag, new marker, workshop id, retention in
 # seconds, events... Every append restarts the retention period of the workshop's keys.
 # NOTE: the join code key is found through the meta hash rather than KEYS, so this
-# script is not Redis Cluster safe as it stands.
+# script is not Redis Cluster safe as written.
 _APPEND = """
 local seq = redis.call('HGET', KEYS[1], 'seq')
 if not seq then return {0, ''} end
@@ -146,7 +146,7 @@ class RedisEventStore:
         await self._redis.connection_pool.disconnect()
 
     async def check(self) -> None:
-        """Raise :class:`StoreUnavailable` unless Redis answers a ping."""
+        """Raise :class:`StoreUnavailable` unless Redis responds to a ping."""
         try:
             await self._redis.ping()
         except (RedisError, OSError) as error:
@@ -198,7 +198,7 @@ class RedisEventStore:
         One round trip then carries a whole burst of votes, and with ``appendfsync
         always`` Redis syncs its append-only file once for all of them before replying.
         NOTE: when the connection fails mid-pipeline, appends that Redis did run are
-        reported as failed too; retrying them stores a repeated event, which the fold
+        reported as failed too. A retry then stores a repeated event, which the fold
         treats like the first one.
         """
         while True:

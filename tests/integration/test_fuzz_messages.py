@@ -201,7 +201,7 @@ async def _run_scenario(server: ServerProcess, scenario: list[tuple[str, tuple[s
     expected = msgspec.to_builtins(build_export(replica.state, now=0.0))
     assert _comparable(stored) == _comparable(expected)
 
-    # The log on disk, folded afresh, says the same as the live server.
+    # The log on disk, folded afresh, gives the same export as the live server.
     database = sqlite3.connect(f"file:{server.data_dir / 'workshops.sqlite3'}?mode=ro", uri=True)
     rows = database.execute(
         "SELECT payload FROM events WHERE workshop_id = ? ORDER BY seq", (workshop["id"],)
