@@ -1,19 +1,19 @@
-"""One client's websocket: its identity and its own send queue and send task.
+"""One client's websocket: its identity, its queue of messages and their sending.
 
-Sends never run in the code that produced them. Each connection keeps a small queue
+Sends never run in the code that produced them. Each connection keeps a short queue
 of direct messages (acks, errors, its own vote) plus a single slot for the latest
-view, and its own task drains them, so a stalled phone delays no other client and a
-slow one skips stale views instead of falling behind.
+view. A task drains them while there is something to send and ends when the queue
+is empty, so an idle phone holds no task of its own, a stalled phone delays no other
+client, and a slow one skips stale views instead of falling behind.
 
 Timers are kept off that path: :func:`watch_connections` visits every connection a
-few times a minute, pings the idle ones and stops the senders stuck in one send.
+few times a minute, pings the idle ones and drops the ones stuck in one send.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Literal
 
@@ -38,63 +38,94 @@ _PING = encode(Ping())
 
 
 class Connection:
-    """A connected client and the identity it declared."""
+    """A connected client and the identity it declared.
+
+    ``handler`` is the task serving the socket; the connection cancels it when the
+    client is dropped, so that task's cleanup closes the socket.
+    """
+
+    # Ten thousand phones each hold one of these for hours, so no __dict__.
+    __slots__ = (
+        "_direct",
+        "_finishing",
+        "_handler",
+        "_sender",
+        "_view",
+        "dropped",
+        "kind",
+        "last_sent",
+        "participant",
+        "role",
+        "sending_since",
+        "socket",
+    )
 
     def __init__(
         self,
         socket: WebSocket,
         kind: ClientKind,
-        participant: str | None = None,
-        role: str | None = None,
+        handler: asyncio.Task[object] | None = None,
     ) -> None:
         self.socket = socket
-        self.kind = kind
-        self.participant = participant
-        self.role = role
-        self._direct: deque[str] = deque()
+        self.kind: ClientKind = kind
+        self.participant: str | None = None
+        self.role: str | None = None
+        self._handler = handler
+        self._direct: list[str] = []
         self._view: str | None = None
-        self._ready = asyncio.Event()
         self._finishing = False
         self._sender: asyncio.Task[None] | None = None
         self.sending_since: float | None = None
         """Loop time at which the send in progress started, if one is."""
-        self.last_sent = 0.0
+        self.last_sent = asyncio.get_running_loop().time()
         """Loop time at which the last send finished."""
-        self.closed = False
+        self.dropped = False
+        """Set once the server gave up on this client; nothing more is sent to it."""
 
     def send(self, message: str) -> None:
         """Queue a message for this client only; a client too slow to keep up is dropped."""
-        if self.closed:
+        if self.dropped:
             return
         if len(self._direct) >= MAX_QUEUED_MESSAGES:
             logger.warning("closing a %s connection that stopped reading its messages", self.kind)
-            self.closed = True
-            self._ready.set()
+            self.drop()
             return
         self._direct.append(message)
-        self._ready.set()
+        self._start_sending()
+
+    def send_view(self, message: str) -> None:
+        """Replace any unsent view with ``message``."""
+        if self.dropped:
+            return
+        self._view = message
+        self._start_sending()
 
     def finish(self) -> None:
         """Close the connection once the messages queued so far are sent."""
         self._finishing = True
-        self._ready.set()
+        self._start_sending()
 
-    def send_view(self, message: str) -> None:
-        """Replace any unsent view with ``message``."""
-        self._view = message
-        self._ready.set()
+    def drop(self) -> None:
+        """Stop sending to this client and end the task serving its socket."""
+        if self.dropped:
+            return
+        self.dropped = True
+        current = asyncio.current_task()
+        for task in (self._sender, self._handler):
+            if task is not None and task is not current:
+                task.cancel()
 
-    async def run_sender(self) -> None:
-        """Send queued messages until the connection closes."""
-        self._sender = asyncio.current_task()
+    def _start_sending(self) -> None:
+        if self._sender is None:
+            self._sender = asyncio.get_running_loop().create_task(self._send_queued())
+
+    async def _send_queued(self) -> None:
+        """Send the queued messages in order, then the latest view, and end."""
         loop = asyncio.get_running_loop()
-        self.last_sent = loop.time()
-        while not self.closed:
-            await self._ready.wait()
-            self._ready.clear()
-            while (self._direct or self._view is not None) and not self.closed:
+        try:
+            while (self._direct or self._view is not None) and not self.dropped:
                 if self._direct:
-                    message = self._direct.popleft()
+                    message = self._direct.pop(0)
                 else:
                     message, self._view = self._view, None
                 self.sending_since = loop.time()
@@ -102,20 +133,18 @@ class Connection:
                 self.sending_since = None
                 self.last_sent = loop.time()
                 if not sent:
-                    self.closed = True
-                    return
-            if self._finishing:
-                self.closed = True
-                return
+                    self.drop()
+        finally:
+            self._sender = None
+        if self._finishing:
+            self.drop()
 
     def check(self, now: float) -> None:
-        """Ping the client when it has been sent nothing for a while, and stop the sender
-        when one send has taken longer than ``SEND_TIMEOUT``."""
+        """Ping the client when it has been sent nothing for a while, and drop it when
+        one send has taken longer than ``SEND_TIMEOUT``."""
         if self.sending_since is not None and now - self.sending_since > SEND_TIMEOUT:
             logger.warning("closing a %s connection: a send took over %ss", self.kind, SEND_TIMEOUT)
-            self.closed = True
-            if self._sender is not None:
-                self._sender.cancel()
+            self.drop()
         elif self.sending_since is None and now - self.last_sent > PING_INTERVAL:
             self.send(_PING)
 

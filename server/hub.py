@@ -60,7 +60,8 @@ class WorkshopRuntime:
         self.state = state
         self._store = store
         self.connections: set[Connection] = set()
-        self._by_participant: dict[str, set[Connection]] = {}
+        self._by_participant: dict[str, tuple[Connection, ...]] = {}
+        """Each participant's open tabs and devices; a tuple, because most have only one."""
         self._audiences: dict[str, set[Connection]] = {}
         """Connections per kind of client."""
         self._texts: dict[str, str] = {}
@@ -173,8 +174,8 @@ class WorkshopRuntime:
         if connection.participant is None:
             self._count(connection.kind, 1)
         else:
-            tabs = self._by_participant.setdefault(connection.participant, set())
-            tabs.add(connection)
+            tabs = (*self._by_participant.get(connection.participant, ()), connection)
+            self._by_participant[connection.participant] = tabs
             # A participant with several tabs or devices is one person present.
             if len(tabs) == 1:
                 self._count(f"participant:{connection.role}", 1)
@@ -188,19 +189,20 @@ class WorkshopRuntime:
         if connection.participant is None:
             self._count(connection.kind, -1)
         else:
-            tabs = self._by_participant.get(connection.participant, set())
-            tabs.discard(connection)
-            if not tabs:
-                self._by_participant.pop(connection.participant, None)
+            tabs = self._by_participant.pop(connection.participant, ())
+            left = tuple(tab for tab in tabs if tab is not connection)
+            if left:
+                self._by_participant[connection.participant] = left
+            else:
                 self._count(f"participant:{connection.role}", -1)
         self.schedule_views()
 
     def _count(self, key: str, change: int) -> None:
         self._present[key] = self._present.get(key, 0) + change
 
-    def connections_of(self, participant: str) -> set[Connection]:
+    def connections_of(self, participant: str) -> tuple[Connection, ...]:
         """Return the open connections (tabs, devices) of one participant."""
-        return self._by_participant.get(participant, set())
+        return self._by_participant.get(participant, ())
 
     def your_vote(self, participant: str) -> str:
         """Encode a participant's own vote in the latest round, for that participant only."""

@@ -56,6 +56,8 @@ connection only above uvicorn's own ``ws_max_size``."""
 class _Session:
     """The identity a socket declared, and the commands it may send."""
 
+    __slots__ = ("address", "connection", "hub", "join_base", "limiter", "max_participants", "runtime")
+
     def __init__(
         self,
         hub: Hub,
@@ -270,7 +272,9 @@ async def workshop_socket(socket: WebSocket) -> None:
         return
     await socket.accept()
     hub: Hub = state.hub
-    connection = Connection(socket, kind="unidentified")
+    # The receive loop runs in this task and the connection sends from a task of its
+    # own only while it has something to send: an idle phone costs one task, not three.
+    connection = Connection(socket, kind="unidentified", handler=asyncio.current_task())
     session = _Session(
         hub,
         connection,
@@ -279,15 +283,17 @@ async def workshop_socket(socket: WebSocket) -> None:
         limiter=state.join_limiter,
         max_participants=settings.max_participants,
     )
-    sender = asyncio.create_task(connection.run_sender())
-    receiver = asyncio.create_task(_receive_loop(socket, session))
     try:
-        await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+        await _receive_loop(socket, session)
+    except asyncio.CancelledError:
+        # The connection cancels this task when it drops the client; any other
+        # cancellation, such as the server shutting down, is re-raised.
+        task = asyncio.current_task()
+        if not connection.dropped or task is None:
+            raise
+        task.uncancel()
     finally:
-        for task in (sender, receiver):
-            task.cancel()
-        await asyncio.gather(sender, receiver, return_exceptions=True)
-        connection.closed = True
+        connection.drop()
         if session.runtime is not None:
             session.runtime.detach(connection)
         if socket.connection_state != "disconnect":
@@ -298,7 +304,7 @@ async def workshop_socket(socket: WebSocket) -> None:
 
 
 async def _receive_loop(socket: WebSocket, session: _Session) -> None:
-    while True:
+    while not session.connection.dropped:
         try:
             event = await socket.receive()
         except WebSocketDisconnect:
@@ -306,25 +312,32 @@ async def _receive_loop(socket: WebSocket, session: _Session) -> None:
         if event["type"] == "websocket.disconnect":
             return
         frame = _frame_text(event)  # type: ignore[arg-type]
-        if frame is None:
-            continue
-        size = len(frame) if isinstance(frame, bytes) else len(frame.encode())
-        if size > MAX_MESSAGE_BYTES:
-            session.reject(
-                None,
-                "too_large",
-                f"Message of {size} bytes is over the limit of {MAX_MESSAGE_BYTES}.",
-            )
-            continue
-        try:
-            message = decode_client_message(frame)
-        except msgspec.DecodeError as error:
-            session.reject(salvage_ref(frame), "invalid_message", f"Invalid message: {error}")
-            continue
-        try:
-            await session.handle(message)
-        except Exception:
-            logger.exception("unexpected error while handling a %s message", type(message).__name__)
-            session.reject(
-                message.ref, "server_error", "The server failed to handle that message; try again."
-            )
+        # Forget the message before waiting for the next one, which may take an hour:
+        # ten thousand idle phones would each keep their last message alive.
+        del event
+        if frame is not None:
+            await _handle_frame(session, frame)
+            del frame
+
+
+async def _handle_frame(session: _Session, frame: str | bytes) -> None:
+    size = len(frame) if isinstance(frame, bytes) else len(frame.encode())
+    if size > MAX_MESSAGE_BYTES:
+        session.reject(
+            None,
+            "too_large",
+            f"Message of {size} bytes is over the limit of {MAX_MESSAGE_BYTES}.",
+        )
+        return
+    try:
+        message = decode_client_message(frame)
+    except msgspec.DecodeError as error:
+        session.reject(salvage_ref(frame), "invalid_message", f"Invalid message: {error}")
+        return
+    try:
+        await session.handle(message)
+    except Exception:
+        logger.exception("unexpected error while handling a %s message", type(message).__name__)
+        session.reject(
+            message.ref, "server_error", "The server failed to handle that message; try again."
+        )

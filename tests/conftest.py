@@ -19,3 +19,6 @@ async def server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Serv
     await process.start()
     yield process
     await process.stop()
+    # Every test that used this server has finished, and none may have made it log an error.
+    tracebacks = [line for line in process.log if line.startswith("Traceback")]
+    assert not tracebacks, "the shared server logged errors:\n" + "\n".join(process.log[-200:])
