@@ -1004,6 +1004,8 @@ class Controller:
                 "raw",
                 "--threads",
                 "--gil",
+                # With several workers the server's pid is uvicorn's supervisor.
+                "--subprocesses",
                 "--output",
                 str(output),
             ],

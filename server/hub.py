@@ -21,7 +21,14 @@ import msgspec
 
 from server import domain
 from server.connection import Connection
-from server.domain import CommandRejected, Event, WorkshopCreated, WorkshopState
+from server.domain import (
+    CommandRejected,
+    Event,
+    ParticipantJoined,
+    VoteCast,
+    WorkshopCreated,
+    WorkshopState,
+)
 from server.protocol import Console, Error, Room, Status, YourVote, encode
 from server.rubric import Rubric
 from server.store import EventStore, JoinCodeTaken, RoundChanged, StoreUnavailable
@@ -43,6 +50,10 @@ between are coalesced into the next update."""
 JOIN_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 """Letters and digits that cannot be confused with each other (no I, O, 0 or 1)."""
 JOIN_CODE_LENGTH = 6
+
+_UNSEEN_BY_PHONES = (VoteCast, ParticipantJoined)
+"""Events that change nothing a phone's view shows: it leaves out live counts and
+who joined."""
 
 _event_encoder = msgspec.json.Encoder()
 _event_decoder = msgspec.json.Decoder(Event)
@@ -68,6 +79,8 @@ class WorkshopRuntime:
         """The latest view sent to each kind of client, for clients that join later."""
         self._fingerprints: dict[str, str] = {}
         """Each kind's latest view encoded without its sequence number, to skip repeats."""
+        self._phones_stale = True
+        """Whether an event since the phones' last view may have changed what they see."""
         self._present: dict[str, int] = {}
         """Connected clients per kind, and participants per role as ``participant:<role>``."""
         self._flush_handle: asyncio.TimerHandle | None = None
@@ -96,10 +109,11 @@ class WorkshopRuntime:
             if not events:
                 return self.state.seq
             expect_round, set_round = domain.round_guard(self.state, events)
+            encoded = [_event_encoder.encode(event) for event in events]
             try:
                 last_seq = await self._store.append(
                     self.workshop_id,
-                    [_event_encoder.encode(event) for event in events],
+                    encoded,
                     expect_round=expect_round,
                     set_round=set_round,
                 )
@@ -111,7 +125,13 @@ class WorkshopRuntime:
                 raise StoreUnavailable(
                     "The server could not save that change, so it was not applied; try again."
                 ) from error
-            await self.catch_up(last_seq)
+            first_seq = last_seq - len(encoded) + 1
+            if first_seq <= self.state.seq + 1:
+                # The store put exactly these events at these seqs, so they need no read.
+                self._apply_new(first_seq - 1, encoded)
+            else:
+                # Other commands' events came in between and have not arrived yet.
+                await self.catch_up(last_seq)
             return last_seq
         raise CommandRejected(
             "conflict", "The workshop kept changing while that was saved; try again."
@@ -125,13 +145,23 @@ class WorkshopRuntime:
         """
         if last_seq <= self.state.seq:
             return
-        first_seq = last_seq - len(events) + 1 if events is not None else None
-        if events is None or first_seq is None or first_seq > self.state.seq + 1:
+        if events is None or last_seq - len(events) > self.state.seq:
             self.catch_up_soon()
             return
-        for offset, payload in enumerate(events):
-            if first_seq + offset == self.state.seq + 1:
-                domain.apply(self.state, _event_decoder.decode(payload))
+        self._apply_new(last_seq - len(events), events)
+
+    def _apply_new(self, after: int, events: list[bytes]) -> None:
+        """Apply the events stored after seq ``after`` that the state does not have yet.
+
+        A read from the store and a notice of the same events can both arrive while
+        the other is awaited, so each event is applied only if it is the next one.
+        """
+        for seq, payload in enumerate(events, start=after + 1):
+            if seq == self.state.seq + 1:
+                event = _event_decoder.decode(payload)
+                domain.apply(self.state, event)
+                if not isinstance(event, _UNSEEN_BY_PHONES):
+                    self._phones_stale = True
         self.schedule_views()
 
     def catch_up_soon(self) -> None:
@@ -161,9 +191,8 @@ class WorkshopRuntime:
         async with self._catch_up_lock:
             if target_seq is not None and self.state.seq >= target_seq:
                 return
-            for payload in await self._store.read(self.workshop_id, after=self.state.seq):
-                domain.apply(self.state, _event_decoder.decode(payload))
-        self.schedule_views()
+            after = self.state.seq
+            self._apply_new(after, await self._store.read(self.workshop_id, after=after))
 
     def attach(self, connection: Connection) -> None:
         self.connections.add(connection)
@@ -228,19 +257,36 @@ class WorkshopRuntime:
     def _send_views(self) -> None:
         self._flush_handle = None
         self._last_flush = asyncio.get_running_loop().time()
-        room_view = build_room_view(self.state)
-        self._publish("projector", room_view)
-        # Phones do not show live counts, so a vote or a join changes nothing they see
-        # and costs no message to every phone.
-        self._publish("participant", _without_live_counts(room_view))
-
+        projectors = self._audiences.get("projector")
         facilitators = self._audiences.get("facilitator")
+        phones = self._audiences.get("participant")
+        # Phones do not show live counts, so votes and joins cost them no message. With
+        # several workers, most have no projector of a workshop and skip its views.
+        if not projectors:
+            self._forget("projector")
+        if self._phones_stale and not phones:
+            self._forget("participant")
+        if not (projectors or facilitators or (phones and self._phones_stale)):
+            return
+
+        room_view = build_room_view(self.state)
+        if projectors:
+            self._publish("projector", room_view)
+        if phones and self._phones_stale:
+            self._phones_stale = False
+            self._publish("participant", _without_live_counts(room_view))
         if facilitators:
             console_view = build_console_view(self.state, room_view, self._presence())
             text = encode(Console(view=console_view))
             self._texts["facilitator"] = text
             for connection in facilitators:
                 connection.send_view(text)
+
+    def _forget(self, kind: str) -> None:
+        """Drop the latest view of a kind that has no clients here. It would go stale,
+        so the next client of that kind waits for a fresh one."""
+        self._texts.pop(kind, None)
+        self._fingerprints.pop(kind, None)
 
     def _publish(self, kind: str, view: RoomView) -> None:
         """Send ``view`` to every client of ``kind`` unless it shows what they already have."""

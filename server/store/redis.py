@@ -2,10 +2,10 @@
 
 Each workshop has a stream of events whose entry ids are ``<seq>-0``, and a hash with
 its last sequence number and round marker. One Lua script checks the round marker,
-appends and publishes a wake-up, so the check and the write are atomic across every
-worker. Pub/sub only wakes workers up: each then reads the stream from the last
-sequence number it applied, so a lost message or a reconnect costs a re-read, never
-a lost update.
+appends and publishes the new events, so the check and the write are atomic across
+every worker. A worker applies the published events when they follow on from the
+last sequence number it applied, and otherwise reads the stream from there, so a
+lost message or a reconnect costs a re-read, never a lost update.
 
 Keys (``{id}`` is a Redis Cluster hash tag, so one workshop's keys share a slot):
 
@@ -14,8 +14,9 @@ Keys (``{id}`` is a Redis Cluster hash tag, so one workshop's keys share a slot)
 - ``cg:code:<CODE>``: the workshop id holding a join code
 - ``cg:workshops``: set of every workshop id
 - ``cg:rubrics``: hash of uploaded rubrics' TOML text by rubric id; it never expires
-- ``cg:events``: pub/sub channel of ``<id> <seq>`` after an append, ``<id> deleted``
-  after a deletion
+- ``cg:events``: pub/sub channel. After an append it carries ``<id> <seq> <count>``,
+  then a newline and the appended events (JSON, which has no raw newlines) one per
+  line; ``<seq>`` is the last one's. After a deletion it carries ``<id> deleted``.
 """
 
 from __future__ import annotations
@@ -72,7 +73,8 @@ redis.call('EXPIRE', KEYS[1], ARGV[6])
 redis.call('EXPIRE', KEYS[2], ARGV[6])
 local code = redis.call('HGET', KEYS[1], 'code')
 if code then redis.call('EXPIRE', 'cg:code:' .. code, ARGV[6]) end
-redis.call('PUBLISH', KEYS[3], ARGV[5] .. ' ' .. seq)
+local notice = ARGV[5] .. ' ' .. seq .. ' ' .. (#ARGV - 6)
+redis.call('PUBLISH', KEYS[3], notice .. '\\n' .. table.concat(ARGV, '\\n', 7))
 return {seq, ''}
 """
 
@@ -330,9 +332,17 @@ class RedisEventStore:
         data = message.get("data")
         if not isinstance(data, bytes) or self.listener is None:
             return
-        workshop_id, _, seq = data.decode().partition(" ")
-        if seq == "deleted":
+        head, _, body = data.partition(b"\n")
+        workshop_id, _, rest = head.decode(errors="replace").partition(" ")
+        if rest == "deleted":
             if self.removed is not None:
                 self.removed(workshop_id)
             return
-        self.listener(workshop_id, int(seq), None)
+        seq, _, count = rest.partition(" ")
+        if not (seq.isascii() and seq.isdigit()):
+            logger.warning("ignored a malformed notice on %s: %r", CHANNEL, head[:80])
+            return
+        events = body.split(b"\n") if body else None
+        if events is not None and count != str(len(events)):
+            events = None  # Not the events announced, so the listener reads the stream.
+        self.listener(workshop_id, int(seq), events)

@@ -84,7 +84,8 @@ async def test_redis_restart_keeps_acknowledged_votes(
         phone = await Client.connect(server.ws_url)
         token = "outage-phone-token-0123456789abcdef"
         join = {"type": "join", "code": workshop["join_code"], "role": "staff", "token": token}
-        await phone.request(join)
+        joined = await phone.request(join)
+        assert joined["type"] == "ack", joined
         reply = await phone.request({"type": "vote", "round": 1, "level": 3})
         assert reply["type"] == "ack", reply
 

@@ -111,13 +111,19 @@ async def test_only_one_concurrent_reveal_wins(store: EventStore) -> None:
 
 
 async def test_listener_hears_appends(store: EventStore) -> None:
-    heard: asyncio.Queue[tuple[str, int]] = asyncio.Queue()
-    store.listener = lambda workshop, last_seq, _events: heard.put_nowait((workshop, last_seq))
+    notices: asyncio.Queue[tuple[str, int, list[bytes] | None]] = asyncio.Queue()
+    store.listener = lambda workshop, last_seq, events: notices.put_nowait(
+        (workshop, last_seq, events)
+    )
     await store.create("w1", "ABC234", b"e1")
+    second = '{"type": "vote", "notes": "two words \\n and an escaped newline"}'.encode()
 
-    await store.append("w1", [b"e2", b"e3"])
+    await store.append("w1", [b"e2", second])
 
-    assert await asyncio.wait_for(heard.get(), 5) == ("w1", 3)
+    workshop, last_seq, events = await asyncio.wait_for(notices.get(), 5)
+    assert (workshop, last_seq) == ("w1", 3)
+    # The events come with the notice, so listeners need not read them back.
+    assert events == [b"e2", second]
 
 
 async def test_check_passes_when_open(store: EventStore) -> None:
@@ -187,3 +193,28 @@ async def test_rubric_ids_sorted(store: EventStore) -> None:
         await store.save_rubric(rubric_id, rubric_id.encode())
 
     assert await store.rubric_ids() == ["a-rubric", "b-rubric", "c-rubric"]
+
+
+async def test_redis_follower_survives_malformed_notices() -> None:
+    await _flush_redis()
+    store = RedisEventStore(REDIS_URL)
+    notices: asyncio.Queue[tuple[str, int, list[bytes] | None]] = asyncio.Queue()
+    store.listener = lambda workshop, last_seq, events: notices.put_nowait(
+        (workshop, last_seq, events)
+    )
+    await store.open()
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        await store.create("w1", "ABC234", b"e1")
+        for notice in (b"garbage", b"w1 x 1\ne2", b"w1 \xff\xfe 2"):
+            await client.publish("cg:events", notice)
+        await client.publish("cg:events", b"w1 2 3\nonly one event")
+
+        await store.append("w1", [b"e2"])
+
+        # A notice whose events do not match its count makes the listener read the stream.
+        assert await asyncio.wait_for(notices.get(), 5) == ("w1", 2, None)
+        assert await asyncio.wait_for(notices.get(), 5) == ("w1", 2, [b"e2"])
+    finally:
+        await client.aclose()
+        await store.close()
