@@ -241,9 +241,8 @@ class Session:
             message = json.loads(text)
             kind = message["type"]
         except (ValueError, KeyError, TypeError):
-            await self.reply(
-                {"type": "error", "ref": None, "code": "invalid_message", "message": "Invalid JSON."}
-            )
+            invalid = {"type": "error", "ref": None, "code": "invalid_message"}
+            await self.reply({**invalid, "message": "Invalid JSON."})
             return
         ref = message.get("ref")
         try:

@@ -719,9 +719,7 @@ class Observer:
                     if view is not None and view.rounds:
                         latest = view.rounds[-1]
                         total = sum(entry.count for entry in latest.voted)
-                        self.views.append(
-                            (received, view.seq, latest.number, latest.status, total)
-                        )
+                        self.views.append((received, view.seq, latest.number, latest.status, total))
                     elif view is not None:
                         self.views.append((received, view.seq, 0, "", 0))
                 elif data.startswith(ACK_PREFIX) or data.startswith(ERROR_PREFIX):
@@ -810,9 +808,7 @@ def stall_summary(
     window_lags = [late for woke, late in lags if start <= woke < end]
     return {
         "probes": len(results),
-        "generator_max_lateness_ms": (
-            round(max(window_lags) * 1000, 1) if window_lags else 0.0
-        ),
+        "generator_max_lateness_ms": (round(max(window_lags) * 1000, 1) if window_lags else 0.0),
         "rtt_ms": summarise_ms([rtt for _, rtt in results]),
         "server_rtt_ms": summarise_ms(server_rtts),
         "max_reply_gap_ms": round(max(gaps) * 1000, 1) if gaps else None,

@@ -18,6 +18,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import shlex
 import signal
 import socket
@@ -398,8 +399,12 @@ def render(results: dict[str, dict], arguments: argparse.Namespace, command_line
     row("phones joined", lambda r: r["connect"]["joined"])
     row("join failures", lambda r: r["connect"]["failures"])
     row("joins/s (connect and join, 100 at once)", lambda r: r["connect"]["joins_per_s"])
-    row("seconds until half the phones joined", lambda r: r["connect"]["seconds_to_share_joined"].get("50%"))
-    row("seconds until all phones joined", lambda r: r["connect"]["seconds_to_share_joined"].get("100%"))
+
+    def joined_by(share: str) -> Getter:
+        return lambda r: r["connect"]["seconds_to_share_joined"].get(share)
+
+    row("seconds until half the phones joined", joined_by("50%"))
+    row("seconds until all phones joined", joined_by("100%"))
     row("join ack p99 ms", lambda r: r["connect"]["join_ack_ms"]["p99"])
     row("server CPU µs per join", lambda r: r["connect"]["server_cpu_us_per_join"])
     row("server RSS before phones MB", lambda r: r["memory"]["rss_before_kb"] / 1024)
@@ -478,12 +483,29 @@ def render(results: dict[str, dict], arguments: argparse.Namespace, command_line
         "stall probe: those over 100 ms",
         lambda r: r["stalls"]["whole_run"]["over_100ms"],
     )
+    phases = list((product or baseline or {})["stalls"]["phases"])
+    for phase in phases:
+        row(
+            f"stall probe: max less generator lateness ms, {phase}",
+            lambda r, phase=phase: r["stalls"]["phases"][phase]["server_rtt_ms"]["max"],
+            f"≤ {TARGET_STALL_MS:.0f}",
+            lambda p, b: p <= TARGET_STALL_MS,
+        )
+    row(
+        "garbage-collection pauses over 100 ms logged by the server",
+        lambda r: None if r["collection_pauses_ms"] is None else len(r["collection_pauses_ms"]),
+        "0",
+        lambda p, b: p == 0,
+    )
     row("stall probe: p99 round trip ms", lambda r: r["stalls"]["whole_run"]["rtt_ms"]["p99"])
     row(
         "stall probe: generator's own max lateness ms",
         lambda r: r["stalls"]["whole_run"]["generator_max_lateness_ms"],
     )
-    row("other programs' CPU s on the server's core", lambda r: other_cpu(r, "other_on_server_core_s"))
+    row(
+        "other programs' CPU s on the server's core",
+        lambda r: other_cpu(r, "other_on_server_core_s"),
+    )
     row(
         "kernel interrupt CPU s on the server's core (loopback TCP)",
         lambda r: other_cpu(r, "interrupts_on_server_core_s"),
@@ -751,10 +773,14 @@ def parse_arguments() -> argparse.Namespace:
     )
 
     parser.add_argument(
-        "--out-dir", type=Path, help="folder for the JSON, logs and profiles (default: a new temp folder)"
+        "--out-dir",
+        type=Path,
+        help="folder for the JSON, logs and profiles (default: a new temp folder)",
     )
     parser.add_argument(
-        "--record", type=Path, help="Markdown file to append the results to, e.g. docs/benchmarks.md"
+        "--record",
+        type=Path,
+        help="Markdown file to append the results to, e.g. docs/benchmarks.md",
     )
 
     arguments = parser.parse_args()
@@ -811,12 +837,26 @@ def measure(label: str, product_source: Path, arguments: argparse.Namespace) -> 
                 server, workshops = start_baseline(port, log, arguments.pin)
             print(f"{label} server pid {server.process.pid} on port {port}", flush=True)
             try:
-                return run_generator(label, port, server, workshops, arguments, redis)
+                result = run_generator(label, port, server, workshops, arguments, redis)
             finally:
                 server.stop()
+            result["collection_pauses_ms"] = logged_collection_pauses(log)
+            return result
         finally:
             if redis is not None:
                 redis.stop()
+
+
+COLLECTION_PAUSE = re.compile(r"a collection of generation \d paused the server for (\d+) ms")
+
+
+def logged_collection_pauses(log: Path) -> list[int] | None:
+    """Return the garbage-collection pauses over 100 ms that the product logged, in
+    ms; ``None`` for the baseline, which does not log them."""
+    text = log.read_text(errors="replace") if log.exists() else ""
+    if "Common Ground is running" not in text:
+        return None
+    return [int(match.group(1)) for match in COLLECTION_PAUSE.finditer(text)]
 
 
 def main() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -29,6 +28,7 @@ from server.api_workshops import (
     join_info,
     join_qr,
 )
+from server.collection import keep_collections_short, watch_collection_pauses
 from server.connection import watch_connections
 from server.hub import Hub
 from server.pages import CLIENT_DIR, console_page, home_page, phone_page, projector_page
@@ -90,55 +90,6 @@ def _validation_message(_: Request[Any, Any, Any], error: ValidationException) -
     return Response({"status_code": 400, "detail": details}, status_code=400)
 
 
-LONG_COLLECTION = 0.1
-"""Seconds a full garbage collection may pause the event loop before it is logged."""
-
-
-def watch_collection_pauses() -> None:
-    """Log every full garbage collection that pauses the event loop for too long."""
-    started: list[float] = [0.0]
-
-    def measure(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            started[0] = time.perf_counter()
-            return
-        paused = time.perf_counter() - started[0]
-        if info["generation"] == 2 and paused > LONG_COLLECTION:
-            logger.warning("a full garbage collection paused the server for %.0f ms", paused * 1000)
-
-    gc.callbacks.append(measure)
-
-
-FREEZE_INTERVAL = 1.0
-"""Seconds between two moves of every surviving object out of the collector's reach."""
-FULL_COLLECTION_INTERVAL = 1800.0
-"""Seconds between two full collections over everything, frozen objects included."""
-
-
-async def keep_collections_short() -> None:
-    """Freeze surviving objects every few seconds, so full collections stay short.
-
-    With 10,000 sockets a full collection over every object paused the event loop for
-    0.6 to 0.75 s (docs/benchmarks.md). Frozen objects are skipped by the collector,
-    though reference counting still frees them. Reference cycles among them are
-    collected only by the full collection that runs every ``FULL_COLLECTION_INTERVAL``.
-    """
-    loop = asyncio.get_running_loop()
-    last_full = loop.time()
-    while True:
-        await asyncio.sleep(FREEZE_INTERVAL)
-        if loop.time() - last_full > FULL_COLLECTION_INTERVAL:
-            started = time.perf_counter()
-            gc.unfreeze()
-            gc.collect()
-            last_full = loop.time()
-            logger.info(
-                "full garbage collection of frozen objects took %.0f ms",
-                (time.perf_counter() - started) * 1000,
-            )
-        gc.freeze()
-
-
 def _add_security_headers(response: Response[Any]) -> Response[Any]:
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -168,13 +119,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         library = RubricLibrary(store, rubrics)
         await library.refresh()
         app.state.rubric_library = library
-        app.state.hub = Hub(store)
+        hub = app.state.hub = Hub(store)
         # Everything loaded so far lives as long as the process. Freezing it keeps it
         # out of the collector's way, so full collections with many sockets stay short.
         gc.freeze()
         watch_collection_pauses()
-        watcher = asyncio.create_task(watch_connections(app.state.hub.all_connections))
-        freezer = asyncio.create_task(keep_collections_short())
+        watcher = asyncio.create_task(watch_connections(hub.all_connections))
+        freezer = asyncio.create_task(keep_collections_short(hub))
         logger.info("store opened in %s; rubrics: %s", where, ", ".join(library.rubrics))
         try:
             yield

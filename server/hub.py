@@ -346,6 +346,20 @@ class Hub:
         store.removed = self._remove
         self.paused_status: str | None = None
         """The status message to greet new clients with while the store is unreachable."""
+        self.closed_connections = 0
+        """Websockets closed since the process started, identified or not."""
+
+    def connection_count(self) -> int:
+        """Return the number of identified connections to every workshop in this process."""
+        return sum(len(runtime.connections) for runtime in self._runtimes.values())
+
+    def round_open(self) -> bool:
+        """Tell whether a workshop with clients in this process has a round taking votes."""
+        for runtime in self._runtimes.values():
+            latest = runtime.state.latest_round
+            if runtime.connections and latest is not None and not latest.revealed:
+                return True
+        return False
 
     def all_connections(self) -> Iterator[Connection]:
         """Yield every identified connection of every workshop in this process."""

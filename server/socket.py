@@ -56,7 +56,15 @@ connection only above uvicorn's own ``ws_max_size``."""
 class _Session:
     """The identity a socket declared, and the commands it may send."""
 
-    __slots__ = ("address", "connection", "hub", "join_base", "limiter", "max_participants", "runtime")
+    __slots__ = (
+        "address",
+        "connection",
+        "hub",
+        "join_base",
+        "limiter",
+        "max_participants",
+        "runtime",
+    )
 
     def __init__(
         self,
@@ -294,6 +302,7 @@ async def workshop_socket(socket: WebSocket) -> None:
         task.uncancel()
     finally:
         connection.drop()
+        hub.closed_connections += 1
         if session.runtime is not None:
             session.runtime.detach(connection)
         if socket.connection_state != "disconnect":

@@ -36,6 +36,7 @@ class ServerProcess:
     environment: dict[str, str] = field(default_factory=dict)
     arguments: list[str] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
+    _new_line: asyncio.Event = field(default_factory=asyncio.Event)
     process: asyncio.subprocess.Process | None = None
     _reader: asyncio.Task[None] | None = None
 
@@ -78,12 +79,28 @@ class ServerProcess:
         async for raw in self.process.stdout:
             line = raw.decode(errors="replace").rstrip()
             self.log.append(line)
+            self._new_line.set()
             listening = listening or "Uvicorn running on" in line
             started += "Application startup complete" in line
             if listening and started >= workers and not ready.done():
                 ready.set_result(None)
         if not ready.done():
             ready.set_exception(RuntimeError("server exited early:\n" + "\n".join(self.log)))
+
+    async def log_line(self, text: str, timeout: float = 10) -> str:
+        """Wait until a log line contains ``text``, then return that line."""
+
+        async def wait() -> str:
+            seen = 0
+            while True:
+                for line in self.log[seen:]:
+                    if text in line:
+                        return line
+                seen = len(self.log)
+                self._new_line.clear()
+                await self._new_line.wait()
+
+        return await asyncio.wait_for(wait(), timeout)
 
     async def stop(self, sig: int = signal.SIGTERM) -> int:
         assert self.process is not None

@@ -190,3 +190,20 @@ async def test_idle_client_gets_application_ping(server: ServerProcess) -> None:
     ping = await projector.expect("ping")
     assert ping == {"type": "ping"}
     await projector.close()
+
+
+async def test_closed_sockets_cycles_collected(tmp_path: Path) -> None:
+    server = ServerProcess(data_dir=tmp_path)
+    await server.start()
+    try:
+        workshop = await server.create_workshop()
+        phones = [await join_phone(server, workshop["join_code"], "student") for _ in range(3)]
+        for phone in phones:
+            await phone.close()
+
+        # With few clients connected, a full collection is short, so it runs soon.
+        line = await server.log_line("a full garbage collection after")
+        closed = int(line.split(" after ")[1].split()[0])
+        assert 1 <= closed <= len(phones)
+    finally:
+        await server.stop()

@@ -116,7 +116,7 @@ async def test_listener_hears_appends(store: EventStore) -> None:
         (workshop, last_seq, events)
     )
     await store.create("w1", "ABC234", b"e1")
-    second = '{"type": "vote", "notes": "two words \\n and an escaped newline"}'.encode()
+    second = b'{"type": "vote", "notes": "two words \\n and an escaped newline"}'
 
     await store.append("w1", [b"e2", second])
 

@@ -1,0 +1,27 @@
+"""When the server runs a full garbage collection over frozen objects."""
+
+from __future__ import annotations
+
+from server.collection import GARBAGE_BUDGET, SHORT_COLLECTION_CONNECTIONS, should_collect_all
+
+FEW = SHORT_COLLECTION_CONNECTIONS - 1
+MANY = 10_000
+
+
+def test_nothing_closed_means_no_collection() -> None:
+    assert not should_collect_all(closed=0, connected=0, round_open=False)
+    assert not should_collect_all(closed=0, connected=MANY, round_open=False)
+
+
+def test_few_connected_collects_any_time() -> None:
+    assert should_collect_all(closed=1, connected=FEW, round_open=False)
+    assert should_collect_all(closed=1, connected=FEW, round_open=True)
+
+
+def test_many_connected_waits_for_budget() -> None:
+    assert not should_collect_all(closed=GARBAGE_BUDGET - 1, connected=MANY, round_open=False)
+    assert should_collect_all(closed=GARBAGE_BUDGET, connected=MANY, round_open=False)
+
+
+def test_many_connected_never_collects_while_voting() -> None:
+    assert not should_collect_all(closed=GARBAGE_BUDGET * 10, connected=MANY, round_open=True)
