@@ -3,9 +3,11 @@
 Each workshop has a stream of events whose entry ids are ``<seq>-0``, and a hash with
 its last sequence number and round marker. One Lua script checks the round marker,
 appends and publishes the new events, so the check and the write are atomic across
-every worker. A worker applies the published events when they follow on from the
-last sequence number it applied, and otherwise reads the stream from there, so a
-lost message or a reconnect costs a re-read, never a lost update.
+every worker. Each call stores all the appends that a worker has waiting, so a burst
+of votes costs a few calls and notices, not one per vote. A worker applies the
+published events when they follow on from the last sequence number it applied, and
+otherwise reads the stream from there, so a lost message or a reconnect costs a
+re-read, never a lost update.
 
 Keys (``{id}`` is a Redis Cluster hash tag, so one workshop's keys share a slot):
 
@@ -14,9 +16,11 @@ Keys (``{id}`` is a Redis Cluster hash tag, so one workshop's keys share a slot)
 - ``cg:code:<CODE>``: the workshop id holding a join code
 - ``cg:workshops``: set of every workshop id
 - ``cg:rubrics``: hash of uploaded rubrics' TOML text by rubric id; it never expires
-- ``cg:events``: pub/sub channel. After an append it carries ``<id> <seq> <count>``,
-  then a newline and the appended events (JSON, which has no raw newlines) one per
-  line; ``<seq>`` is the last one's. After a deletion it carries ``<id> deleted``.
+- ``cg:events``: pub/sub channel of notices, lines separated by newlines. For each
+  append of a call a line ``<id> <seq> <count>`` is followed by the ``<count>``
+  events, one per line (JSON has no raw line breaks), and ``<seq>`` is the last
+  one's. When an event has a line break, the line reads ``<id> <seq> -`` and the
+  events are left out. After a deletion the notice is ``<id> deleted``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from redis import asyncio as aioredis
@@ -53,30 +58,62 @@ redis.call('SADD', KEYS[4], ARGV[1])
 return 1
 """
 
-# ARGV: expect flag, expected marker, set flag, new marker, workshop id, retention in
-# seconds, events... Every append restarts the retention period of the workshop's keys.
+# KEYS: the channel, then the meta and events keys of each append in turn.
+# ARGV: retention in seconds, then for each append: workshop id, expect flag, expected
+# marker, set flag, new marker, number of events, the events.
+# Returns {seq, marker} for each append: {0, ''} when the workshop does not exist,
+# {-1, marker} when its round marker differs from the expected one.
+# Every append restarts the retention period of the workshop's keys. All appends of
+# one call share one notice, one line per event.
 # NOTE: the join code key is found through the meta hash rather than KEYS, so this
 # script is not Redis Cluster safe as written.
 _APPEND = """
-local seq = redis.call('HGET', KEYS[1], 'seq')
-if not seq then return {0, ''} end
-seq = tonumber(seq)
-local marker = redis.call('HGET', KEYS[1], 'round') or ''
-if ARGV[1] == '1' and ARGV[2] ~= marker then return {-1, marker} end
-for index = 7, #ARGV do
-    seq = seq + 1
-    redis.call('XADD', KEYS[2], seq .. '-0', 'e', ARGV[index])
+local retention = ARGV[1]
+local results = {}
+local notice = {}
+local at = 2
+for index = 1, (#KEYS - 1) / 2 do
+    local meta, stream = KEYS[2 * index], KEYS[2 * index + 1]
+    local workshop, expect, expected = ARGV[at], ARGV[at + 1], ARGV[at + 2]
+    local set, marker, count = ARGV[at + 3], ARGV[at + 4], tonumber(ARGV[at + 5])
+    local first, last = at + 6, at + 5 + count
+    at = last + 1
+    local seq = redis.call('HGET', meta, 'seq')
+    local current = redis.call('HGET', meta, 'round') or ''
+    if not seq then
+        results[index] = {0, ''}
+    elseif expect == '1' and expected ~= current then
+        results[index] = {-1, current}
+    else
+        seq = tonumber(seq)
+        local one_line_each = true
+        for position = first, last do
+            seq = seq + 1
+            redis.call('XADD', stream, seq .. '-0', 'e', ARGV[position])
+            if string.find(ARGV[position], '\\n', 1, true) then one_line_each = false end
+        end
+        redis.call('HSET', meta, 'seq', seq)
+        if set == '1' then redis.call('HSET', meta, 'round', marker) end
+        redis.call('EXPIRE', meta, retention)
+        redis.call('EXPIRE', stream, retention)
+        local code = redis.call('HGET', meta, 'code')
+        if code then redis.call('EXPIRE', 'cg:code:' .. code, retention) end
+        if one_line_each then
+            notice[#notice + 1] = workshop .. ' ' .. seq .. ' ' .. count
+            for position = first, last do notice[#notice + 1] = ARGV[position] end
+        else
+            notice[#notice + 1] = workshop .. ' ' .. seq .. ' -'
+        end
+        results[index] = {seq, ''}
+    end
 end
-redis.call('HSET', KEYS[1], 'seq', seq)
-if ARGV[3] == '1' then redis.call('HSET', KEYS[1], 'round', ARGV[4]) end
-redis.call('EXPIRE', KEYS[1], ARGV[6])
-redis.call('EXPIRE', KEYS[2], ARGV[6])
-local code = redis.call('HGET', KEYS[1], 'code')
-if code then redis.call('EXPIRE', 'cg:code:' .. code, ARGV[6]) end
-local notice = ARGV[5] .. ' ' .. seq .. ' ' .. (#ARGV - 6)
-redis.call('PUBLISH', KEYS[3], notice .. '\\n' .. table.concat(ARGV, '\\n', 7))
-return {seq, ''}
+if #notice > 0 then redis.call('PUBLISH', KEYS[1], table.concat(notice, '\\n')) end
+return results
 """
+
+MAX_APPENDS_PER_CALL = 200
+"""Appends stored by one call of the append script; a burst is split into calls of
+this many, so Redis serves other clients between them."""
 
 
 # KEYS: meta, events, workshops set, channel; ARGV: workshop id
@@ -88,6 +125,17 @@ redis.call('SREM', KEYS[3], ARGV[1])
 redis.call('PUBLISH', KEYS[4], ARGV[1] .. ' deleted')
 return 1
 """
+
+
+@dataclass
+class _Append:
+    """One command's events waiting to be stored."""
+
+    workshop_id: str
+    events: list[bytes]
+    expect_round: str | None
+    set_round: str | None
+    future: asyncio.Future[list[Any]]
 
 
 def _events_key(workshop_id: str) -> str:
@@ -116,7 +164,7 @@ class RedisEventStore:
         self._delete = self._redis.register_script(_DELETE)
         self._subscriber: asyncio.Task[None] | None = None
         self._subscribed = asyncio.Event()
-        self._pending: list[tuple[list[str], list[str | bytes], asyncio.Future[Any]]] = []
+        self._pending: list[_Append] = []
         self._wake = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self._append_sha: str | None = None
@@ -140,9 +188,9 @@ class RedisEventStore:
                 await task
             except asyncio.CancelledError:
                 pass
-        for _, _, future in self._pending:
-            if not future.done():
-                future.set_exception(StoreUnavailable("the store is closing"))
+        for pending in self._pending:
+            if not pending.future.done():
+                pending.future.set_exception(StoreUnavailable("the store is closing"))
         self._pending = []
         await self._redis.aclose()
         await self._redis.connection_pool.disconnect()
@@ -174,18 +222,8 @@ class RedisEventStore:
         expect_round: str | None = None,
         set_round: str | None = None,
     ) -> int:
-        arguments: list[str | bytes] = [
-            "0" if expect_round is None else "1",
-            expect_round or "",
-            "0" if set_round is None else "1",
-            set_round or "",
-            workshop_id,
-            self._retention,
-            *events,
-        ]
-        keys = [_meta_key(workshop_id), _events_key(workshop_id), CHANNEL]
-        future: asyncio.Future[list[bytes | int]] = asyncio.get_running_loop().create_future()
-        self._pending.append((keys, arguments, future))
+        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Append(workshop_id, events, expect_round, set_round, future))
         self._wake.set()
         seq, marker = await future
         if seq == 0:
@@ -195,11 +233,11 @@ class RedisEventStore:
         return int(seq)
 
     async def _write_batches(self) -> None:
-        """Send the appends waiting at each moment as one pipeline.
+        """Store the appends waiting at each moment with as few script calls as possible.
 
         One round trip then carries a whole burst of votes, and with ``appendfsync
         always`` Redis syncs its append-only file once for all of them before replying.
-        NOTE: when the connection fails mid-pipeline, appends that Redis did run are
+        NOTE: when the connection fails mid-call, appends that Redis did run are
         reported as failed too. A retry then stores a repeated event, which the fold
         treats like the first one.
         """
@@ -211,38 +249,57 @@ class RedisEventStore:
                 continue
             try:
                 results = await self._run_appends(batch)
-                missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
-                if missing:
-                    # Redis restarted and forgot the script: load it and run those again.
-                    retried = await self._run_appends([batch[i] for i in missing])
-                    for index, result in zip(missing, retried, strict=True):
-                        results[index] = result
-            except (RedisError, OSError) as error:
-                logger.error("appending %d batched commands to Redis failed: %s", len(batch), error)
-                results = [error] * len(batch)
+            except NoScriptError:
+                # Redis restarted and forgot the script: load it and run them again.
+                self._append_sha = None
+                results = await self._outcomes(batch)
             except Exception as error:  # noqa: BLE001 - the writer must outlive any one batch
-                logger.exception("appending %d batched commands to Redis failed", len(batch))
-                results = [error] * len(batch)
-            for (_, _, future), result in zip(batch, results, strict=True):
-                if future.done():
+                results = self._failed(batch, error)
+            for pending, result in zip(batch, results, strict=True):
+                if pending.future.done():
                     continue
                 if isinstance(result, BaseException):
                     failure = StoreUnavailable(f"Redis is unreachable: {result}")
-                    future.set_exception(failure)
+                    pending.future.set_exception(failure)
                 else:
-                    future.set_result(result)
+                    pending.future.set_result(result)
 
-    async def _run_appends(
-        self, batch: list[tuple[list[str], list[str | bytes], asyncio.Future[Any]]]
-    ) -> list[Any]:
+    async def _outcomes(self, batch: list[_Append]) -> list[Any]:
+        try:
+            return await self._run_appends(batch)
+        except Exception as error:  # noqa: BLE001 - reported to every waiting command
+            return self._failed(batch, error)
+
+    def _failed(self, batch: list[_Append], error: Exception) -> list[Any]:
+        if isinstance(error, RedisError | OSError):
+            logger.error("appending %d batched commands to Redis failed: %s", len(batch), error)
+        else:
+            logger.exception("appending %d batched commands to Redis failed", len(batch))
+        return [error] * len(batch)
+
+    async def _run_appends(self, batch: list[_Append]) -> list[Any]:
+        """Run the append script over ``batch`` and return each append's {seq, marker}."""
         if self._append_sha is None:
             self._append_sha = await self._redis.script_load(_APPEND)
         pipeline = self._redis.pipeline(transaction=False)
-        for keys, arguments, _ in batch:
+        for start in range(0, len(batch), MAX_APPENDS_PER_CALL):
+            keys: list[str] = [CHANNEL]
+            arguments: list[str | bytes] = [self._retention]
+            for pending in batch[start : start + MAX_APPENDS_PER_CALL]:
+                keys += [_meta_key(pending.workshop_id), _events_key(pending.workshop_id)]
+                arguments += [
+                    pending.workshop_id,
+                    "0" if pending.expect_round is None else "1",
+                    pending.expect_round or "",
+                    "0" if pending.set_round is None else "1",
+                    pending.set_round or "",
+                    str(len(pending.events)),
+                    *pending.events,
+                ]
             pipeline.evalsha(self._append_sha, len(keys), *keys, *arguments)
-        results: list[Any] = await pipeline.execute(raise_on_error=False)
-        if any(isinstance(result, NoScriptError) for result in results):
-            self._append_sha = None
+        results: list[Any] = []
+        for call in await pipeline.execute():
+            results += call
         return results
 
     async def read(self, workshop_id: str, after: int = 0) -> list[bytes]:
@@ -332,17 +389,26 @@ class RedisEventStore:
         data = message.get("data")
         if not isinstance(data, bytes) or self.listener is None:
             return
-        head, _, body = data.partition(b"\n")
-        workshop_id, _, rest = head.decode(errors="replace").partition(" ")
-        if rest == "deleted":
-            if self.removed is not None:
-                self.removed(workshop_id)
-            return
-        seq, _, count = rest.partition(" ")
-        if not (seq.isascii() and seq.isdigit()):
-            logger.warning("ignored a malformed notice on %s: %r", CHANNEL, head[:80])
-            return
-        events = body.split(b"\n") if body else None
-        if events is not None and count != str(len(events)):
-            events = None  # Not the events announced, so the listener reads the stream.
-        self.listener(workshop_id, int(seq), events)
+        lines = data.split(b"\n")
+        index = 0
+        while index < len(lines):
+            head = lines[index].decode(errors="replace")
+            index += 1
+            workshop_id, _, rest = head.partition(" ")
+            if rest == "deleted":
+                if self.removed is not None:
+                    self.removed(workshop_id)
+                continue
+            seq, _, count = rest.partition(" ")
+            if not (seq.isascii() and seq.isdigit()):
+                logger.warning("ignored a malformed notice on %s: %r", CHANNEL, head[:80])
+                return
+            if not (count.isascii() and count.isdigit()) or index + int(count) > len(lines):
+                # Events with line breaks are not in the notice, so the listener reads them.
+                self.listener(workshop_id, int(seq), None)
+                if count != "-":
+                    return  # The rest of the notice cannot be parsed.
+                continue
+            events = lines[index : index + int(count)]
+            index += int(count)
+            self.listener(workshop_id, int(seq), events)

@@ -218,3 +218,39 @@ async def test_redis_follower_survives_malformed_notices() -> None:
     finally:
         await client.aclose()
         await store.close()
+
+
+async def test_redis_notices_carry_batched_appends() -> None:
+    await _flush_redis()
+    writer = RedisEventStore(REDIS_URL)
+    follower = RedisEventStore(REDIS_URL)
+    notices: asyncio.Queue[tuple[str, int, list[bytes] | None]] = asyncio.Queue()
+    follower.listener = lambda workshop, last_seq, events: notices.put_nowait(
+        (workshop, last_seq, events)
+    )
+    await writer.open()
+    await follower.open()
+    try:
+        await writer.create("w1", "ABC234", b"e1")
+        await writer.create("w2", "DEF567", b"e1")
+        broken = b'{"notes": "a raw\nline break"}'
+
+        # Appends made at one moment go out in one call, so their notices share a message.
+        seqs = await asyncio.gather(
+            writer.append("w1", [b"a2", b"a3"]),
+            writer.append("w2", [b"b2"]),
+            writer.append("w1", [broken]),
+            writer.append("w2", [b"b3"]),
+        )
+
+        assert seqs == [3, 2, 4, 3]
+        heard = [await asyncio.wait_for(notices.get(), 5) for _ in range(4)]
+        assert heard[0] == ("w1", 3, [b"a2", b"a3"])
+        assert heard[1] == ("w2", 2, [b"b2"])
+        # An event with a line break is left out of the notice, to be read instead.
+        assert heard[2] == ("w1", 4, None)
+        assert heard[3] == ("w2", 3, [b"b3"])
+        assert await writer.read("w1", after=3) == [broken]
+    finally:
+        await follower.close()
+        await writer.close()
