@@ -197,8 +197,10 @@ def start_product(
     workshop_count: int = 1,
     redis_url: str | None = None,
     workers: int = 1,
+    deflate: bool = False,
 ) -> tuple[Server, list[dict]]:
     env = {**os.environ, "DATA_DIR": str(data_dir)}
+    env["WS_PER_MESSAGE_DEFLATE"] = "true" if deflate else "false"
     command = [PYTHON, "-m", "server", "--port", str(port)]
     if redis_url is not None:
         env["REDIS_URL"] = redis_url
@@ -492,7 +494,7 @@ def render(results: dict[str, dict], arguments: argparse.Namespace, command_line
             lambda p, b: p <= TARGET_STALL_MS,
         )
     row(
-        "garbage-collection pauses over 100 ms logged by the server",
+        "garbage-collection pauses over 100 ms with clients connected",
         lambda r: None if r["collection_pauses_ms"] is None else len(r["collection_pauses_ms"]),
         "0",
         lambda p, b: p == 0,
@@ -537,7 +539,8 @@ def render(results: dict[str, dict], arguments: argparse.Namespace, command_line
         f"- product code: `{arguments.product_version}`",
         f"- machine: {machine_description()}",
         f"- pinning: {pinning}; "
-        f"permessage-deflate {'offered' if arguments.deflate else 'not offered'}; "
+        f"permessage-deflate {'offered' if arguments.deflate else 'not offered'} by the "
+        f"phones, {'accepted' if arguments.product_deflate else 'declined'} by the product; "
         f"{arguments.phone_processes} phone process(es)",
         "",
         "| figure | product | baseline | product ÷ baseline | target | product |",
@@ -736,6 +739,12 @@ def parse_arguments() -> argparse.Namespace:
         help="phones do not offer permessage-deflate",
     )
     parser.add_argument(
+        "--product-deflate",
+        action="store_true",
+        help="let the product accept permessage-deflate (WS_PER_MESSAGE_DEFLATE=true); "
+        "by default it declines it, as in production",
+    )
+    parser.add_argument(
         "--no-pin", dest="pin", action="store_false", help="do not pin processes to CPUs"
     )
     parser.add_argument(
@@ -832,6 +841,7 @@ def measure(label: str, product_source: Path, arguments: argparse.Namespace) -> 
                     arguments.workshops,
                     redis_url,
                     arguments.redis_workers,
+                    arguments.product_deflate,
                 )
             else:
                 server, workshops = start_baseline(port, log, arguments.pin)
@@ -847,16 +857,20 @@ def measure(label: str, product_source: Path, arguments: argparse.Namespace) -> 
                 redis.stop()
 
 
-COLLECTION_PAUSE = re.compile(r"a collection of generation \d paused the server for (\d+) ms")
+COLLECTION_PAUSE = re.compile(
+    r"a collection of generation \d paused the server for (\d+) ms with (\d+) clients connected"
+)
 
 
 def logged_collection_pauses(log: Path) -> list[int] | None:
-    """Return the garbage-collection pauses over 100 ms that the product logged, in
-    ms; ``None`` for the baseline, which does not log them."""
+    """Return the garbage-collection pauses over 100 ms that the product logged while
+    clients were connected, in ms; ``None`` for the baseline, which does not log them.
+    A pause after every phone has left keeps nobody waiting."""
     text = log.read_text(errors="replace") if log.exists() else ""
     if "Common Ground is running" not in text:
         return None
-    return [int(match.group(1)) for match in COLLECTION_PAUSE.finditer(text)]
+    pauses = COLLECTION_PAUSE.finditer(text)
+    return [int(match.group(1)) for match in pauses if int(match.group(2)) > 0]
 
 
 def main() -> None:

@@ -123,7 +123,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # Everything loaded so far lives as long as the process. Freezing it keeps it
         # out of the collector's way, so full collections with many sockets stay short.
         gc.freeze()
-        watch_collection_pauses()
+        watch_collection_pauses(hub.connection_count)
         watcher = asyncio.create_task(watch_connections(hub.all_connections))
         freezer = asyncio.create_task(keep_collections_short(hub))
         logger.info("store opened in %s; rubrics: %s", where, ", ".join(library.rubrics))

@@ -10,7 +10,7 @@ Reference counting still frees frozen objects, except those in reference cycles.
 Every closed websocket leaves such a cycle, of about the size of an open one (uvicorn's
 and the websockets library's protocol objects refer to each other). A full
 collection over everything, frozen objects included, frees them. It runs when it is
-short, with few clients connected, or once closed connections' cycles add up to
+short, when nobody is connected, or once closed connections' cycles add up to
 ``GARBAGE_BUDGET`` connections, and then only while no round is taking votes.
 """
 
@@ -20,6 +20,7 @@ import asyncio
 import gc
 import logging
 import time
+from collections.abc import Callable
 
 from server.hub import Hub
 
@@ -32,8 +33,9 @@ LONG_PAUSE = 0.1
 FREEZE_INTERVAL = 1.0
 """Seconds between two freezes of every surviving object."""
 SHORT_COLLECTION_CONNECTIONS = 500
-"""Open connections below which a full collection is short (an estimate: about 0.65 s
-for 10,000 connections, scaled down), so it runs whenever some have closed."""
+"""Open and closed connections below which a full collection is short, so it runs
+whenever some have closed. An estimate: it visits every one of them, and 10,000
+took 0.65 s."""
 MIN_INTERVAL = 10.0
 """Seconds between two full collections at least, so clients coming and going cost
 little CPU."""
@@ -42,8 +44,9 @@ GARBAGE_BUDGET = 10_000
 clients are connected: about 250 MB, estimating each cycle at an open one's 25 KB."""
 
 
-def watch_collection_pauses() -> None:
-    """Log every garbage collection that pauses the event loop for over ``LONG_PAUSE``."""
+def watch_collection_pauses(connection_count: Callable[[], int]) -> None:
+    """Log every garbage collection that pauses the event loop for over ``LONG_PAUSE``,
+    with the number of clients it kept waiting."""
     started = [0.0]
 
     def measure(phase: str, info: dict[str, int]) -> None:
@@ -53,9 +56,11 @@ def watch_collection_pauses() -> None:
         paused = time.perf_counter() - started[0]
         if paused > LONG_PAUSE:
             logger.warning(
-                "a collection of generation %d paused the server for %.0f ms",
+                "a collection of generation %d paused the server for %.0f ms "
+                "with %d clients connected",
                 info["generation"],
                 paused * 1000,
+                connection_count(),
             )
 
     gc.callbacks.append(measure)
@@ -66,8 +71,8 @@ def should_collect_all(closed: int, connected: int, round_open: bool) -> bool:
     since the last one, with ``connected`` open and a round taking votes or not."""
     if closed == 0:
         return False
-    if connected < SHORT_COLLECTION_CONNECTIONS:
-        return True
+    if connected == 0 or connected + closed < SHORT_COLLECTION_CONNECTIONS:
+        return True  # Nobody waits, or not for long.
     return closed >= GARBAGE_BUDGET and not round_open
 
 

@@ -14,8 +14,16 @@ def test_nothing_closed_means_no_collection() -> None:
 
 
 def test_few_connected_collects_any_time() -> None:
-    assert should_collect_all(closed=1, connected=FEW, round_open=False)
-    assert should_collect_all(closed=1, connected=FEW, round_open=True)
+    assert should_collect_all(closed=1, connected=FEW - 1, round_open=False)
+    assert should_collect_all(closed=1, connected=FEW - 1, round_open=True)
+
+
+def test_many_just_closed_count_as_many() -> None:
+    assert not should_collect_all(closed=MANY // 2, connected=FEW, round_open=False)
+
+
+def test_nobody_connected_collects_any_time() -> None:
+    assert should_collect_all(closed=MANY, connected=0, round_open=False)
 
 
 def test_many_connected_waits_for_budget() -> None:
