@@ -10,6 +10,8 @@ import uvicorn
 from server.rubric import RubricError
 from server.settings import Settings
 
+GRACEFUL_SHUTDOWN_SECONDS = 10
+"""Seconds a stopping server waits for its connections to close before closing them."""
 MAX_WEBSOCKET_MESSAGE = 1024 * 1024
 """uvicorn closes a connection whose message is larger than this (code 1009); smaller
 oversized messages get an error from the app and the connection stays open."""
@@ -68,6 +70,8 @@ def main() -> None:
         "ws_ping_timeout": settings.ping_timeout,
         "ws_per_message_deflate": settings.per_message_deflate,
         "log_level": settings.log_level.lower(),
+        # A client that stopped reading would otherwise hold up a restart for ever.
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
     }
     if workers == 1:
         uvicorn.run(app, **options)

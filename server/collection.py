@@ -10,8 +10,9 @@ Reference counting still frees frozen objects, except those in reference cycles.
 Every closed websocket leaves such a cycle, of about the size of an open one (uvicorn's
 and the websockets library's protocol objects refer to each other). A full
 collection over everything, frozen objects included, frees them. It runs when it is
-short, when nobody is connected, or once closed connections' cycles add up to
-``GARBAGE_BUDGET`` connections, and then only while no round is taking votes.
+short, when no client is connected, or once closed connections' cycles add up to
+``GARBAGE_BUDGET`` connections while no round is taking votes. Past ``GARBAGE_LIMIT``
+it runs even during a round, because memory must stay bounded.
 """
 
 from __future__ import annotations
@@ -40,8 +41,11 @@ MIN_INTERVAL = 10.0
 """Seconds between two full collections at least, so clients coming and going cost
 little CPU."""
 GARBAGE_BUDGET = 10_000
-"""Closed connections whose cycles may wait for a full collection, however many
-clients are connected: about 250 MB, estimating each cycle at an open one's 25 KB."""
+"""Closed connections whose cycles may wait for a moment without open rounds: about
+250 MB, estimating each cycle at an open connection's 25 KB."""
+GARBAGE_LIMIT = 4 * GARBAGE_BUDGET
+"""Closed connections after which a full collection runs even while a round is open,
+so that memory stays bounded (about 1 GB) when rounds are always open somewhere."""
 
 
 def watch_collection_pauses(connection_count: Callable[[], int]) -> None:
@@ -73,6 +77,8 @@ def should_collect_all(closed: int, connected: int, round_open: bool) -> bool:
         return False
     if connected == 0 or connected + closed < SHORT_COLLECTION_CONNECTIONS:
         return True  # Nobody waits, or not for long.
+    if closed >= GARBAGE_LIMIT:
+        return True  # Memory comes first, even if a round is open.
     return closed >= GARBAGE_BUDGET and not round_open
 
 

@@ -40,8 +40,9 @@ _PING = encode(Ping())
 class Connection:
     """A connected client and the identity it declared.
 
-    ``handler`` is the task serving the socket; the connection cancels it when the
-    client is dropped, so that task's cleanup closes the socket.
+    ``handler`` is the task serving the socket. The connection cancels it when the
+    client is dropped, so that task's cleanup detaches the client and closes the socket
+    as far as ASGI allows.
     """
 
     # Ten thousand phones each hold one of these for hours, so no __dict__.
@@ -94,8 +95,8 @@ class Connection:
         self._start_sending()
 
     def send_view(self, message: str) -> None:
-        """Replace any unsent view with ``message``."""
-        if self.dropped:
+        """Replace any unsent view with ``message``, unless the connection is closing."""
+        if self.dropped or self._finishing:
             return
         self._view = message
         self._start_sending()

@@ -183,6 +183,15 @@ class WorkshopRuntime:
                     "workshop %s: catching up with the store failed: %s", self.workshop_id, error
                 )
                 return
+            except Exception as error:  # noqa: BLE001 - a bad event must not end the task silently
+                # The error text may quote an event, so only its kind is logged.
+                logger.error(
+                    "workshop %s: applying stored events failed (%s); its views stay at seq %d",
+                    self.workshop_id,
+                    type(error).__name__,
+                    self.state.seq,
+                )
+                return
 
     async def catch_up(self, target_seq: int | None = None) -> None:
         """Apply every stored event the state lacks, or only until it reaches ``target_seq``."""
@@ -225,6 +234,17 @@ class WorkshopRuntime:
             else:
                 self._count(f"participant:{connection.role}", -1)
         self.schedule_views()
+
+    def close(self) -> None:
+        """Forget every connection and cancel the next view update, once the workshop is
+        deleted."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        self.connections.clear()
+        self._audiences.clear()
+        self._by_participant.clear()
+        self._texts.clear()
 
     def _count(self, key: str, change: int) -> None:
         self._present[key] = self._present.get(key, 0) + change
@@ -344,6 +364,7 @@ class Hub:
         store.reconnected = self._store_reconnected
         store.disconnected = self._store_disconnected
         store.removed = self._remove
+        store.missed = self._catch_up_all
         self.paused_status: str | None = None
         """The status message to greet new clients with while the store is unreachable."""
         self.closed_connections = 0
@@ -368,8 +389,24 @@ class Hub:
 
     def _deliver(self, workshop_id: str, last_seq: int, events: list[bytes] | None) -> None:
         runtime = self._runtimes.get(workshop_id)
-        if runtime is not None:
+        if runtime is None:
+            return
+        try:
             runtime.deliver(last_seq, events)
+        except Exception as error:  # noqa: BLE001 - the store's writer or follower must go on
+            # An event this version cannot decode, say from a newer worker. The error text
+            # may quote the event, so only its kind is logged; a read tries again.
+            logger.error(
+                "workshop %s: applying events up to seq %d failed (%s)",
+                workshop_id,
+                last_seq,
+                type(error).__name__,
+            )
+            runtime.catch_up_soon()
+
+    def _catch_up_all(self) -> None:
+        for runtime in self._runtimes.values():
+            runtime.catch_up_soon()
 
     def _remove(self, workshop_id: str) -> None:
         """Forget a deleted workshop and close its clients' connections."""
@@ -389,7 +426,7 @@ class Hub:
         for connection in list(runtime.connections):
             connection.send(message)
             connection.finish()
-        runtime.connections.clear()
+        runtime.close()
 
     def _store_disconnected(self) -> None:
         logger.error("the event store is unreachable; changes are paused")
@@ -403,8 +440,7 @@ class Hub:
 
     def _store_reconnected(self) -> None:
         logger.info("the event store is reachable again; catching up")
-        for runtime in self._runtimes.values():
-            runtime.catch_up_soon()
+        self._catch_up_all()
         self._announce(Status(store="ok", message="Changes are saved again."))
 
     def _announce(self, status: Status) -> None:
@@ -468,6 +504,8 @@ class Hub:
                 logger.info(
                     "workshop %s loaded from the store (%d events)", workshop_id, len(events)
                 )
+                # Notices of events stored during the load found no runtime to apply them.
+                runtime.catch_up_soon()
         self._loading.pop(workshop_id, None)
         return runtime
 

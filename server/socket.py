@@ -294,22 +294,34 @@ async def workshop_socket(socket: WebSocket) -> None:
     try:
         await _receive_loop(socket, session)
     except asyncio.CancelledError:
-        # The connection cancels this task when it drops the client; any other
+        # The connection cancels this task once when it drops the client. Any other
         # cancellation, such as the server shutting down, is re-raised.
         task = asyncio.current_task()
-        if not connection.dropped or task is None:
+        if not connection.dropped or task is None or task.uncancel() > 0:
             raise
-        task.uncancel()
     finally:
         connection.drop()
         hub.closed_connections += 1
         if session.runtime is not None:
             session.runtime.detach(connection)
-        if socket.connection_state != "disconnect":
-            try:
-                await socket.close()
-            except (RuntimeError, OSError, WebSocketDisconnect):
-                pass
+        await _close(socket)
+
+
+CLOSE_TIMEOUT = 5.0
+"""Seconds to wait for the close frame to be sent."""
+
+
+async def _close(socket: WebSocket) -> None:
+    if socket.connection_state == "disconnect":
+        return
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT):
+            await socket.close()
+    except (TimeoutError, RuntimeError, OSError, WebSocketDisconnect):
+        # NOTE: a client that stopped reading cannot take the close frame, and ASGI
+        # offers no way to abort the connection, so its socket and unsent data stay
+        # until the client reads again or the kernel gives up on it.
+        pass
 
 
 async def _receive_loop(socket: WebSocket, session: _Session) -> None:

@@ -52,6 +52,9 @@ class EventStore(Protocol):
     """Called when the store stops being reachable."""
     removed: Callable[[str], None] | None
     """Called with the id of a workshop deleted by this process or another."""
+    missed: Callable[[], None] | None
+    """Called when notices of appends may have been lost, so the listener's workshops
+    must be read again."""
 
     async def open(self) -> None: ...
 

@@ -65,8 +65,8 @@ return 1
 # {-1, marker} when its round marker differs from the expected one.
 # Every append restarts the retention period of the workshop's keys. All appends of
 # one call share one notice, one line per event.
-# NOTE: the join code key is found through the meta hash rather than KEYS, so this
-# script is not Redis Cluster safe as written.
+# NOTE: one call touches the keys of many workshops, and the join code key is found
+# through the meta hash rather than KEYS, so this script cannot run on Redis Cluster.
 _APPEND = """
 local retention = ARGV[1]
 local results = {}
@@ -172,6 +172,7 @@ class RedisEventStore:
         self.reconnected: Callable[[], None] | None = None
         self.disconnected: Callable[[], None] | None = None
         self.removed: Callable[[str], None] | None = None
+        self.missed: Callable[[], None] | None = None
 
     async def open(self) -> None:
         await self.check()
@@ -237,6 +238,7 @@ class RedisEventStore:
 
         One round trip then carries a whole burst of votes, and with ``appendfsync
         always`` Redis syncs its append-only file once for all of them before replying.
+        A call that fails fails only its own appends.
         NOTE: when the connection fails mid-call, appends that Redis did run are
         reported as failed too. A retry then stores a repeated event, which the fold
         treats like the first one.
@@ -247,60 +249,64 @@ class RedisEventStore:
             batch, self._pending = self._pending, []
             if not batch:
                 continue
-            try:
-                results = await self._run_appends(batch)
-            except NoScriptError:
-                # Redis restarted and forgot the script: load it and run them again.
+            calls = [
+                batch[start : start + MAX_APPENDS_PER_CALL]
+                for start in range(0, len(batch), MAX_APPENDS_PER_CALL)
+            ]
+            outcomes = await self._run_calls(calls)
+            if any(isinstance(outcome, NoScriptError) for outcome in outcomes):
+                # Redis restarted and forgot the script: load it and run those again.
                 self._append_sha = None
-                results = await self._outcomes(batch)
-            except Exception as error:  # noqa: BLE001 - the writer must outlive any one batch
-                results = self._failed(batch, error)
-            for pending, result in zip(batch, results, strict=True):
-                if pending.future.done():
-                    continue
-                if isinstance(result, BaseException):
-                    failure = StoreUnavailable(f"Redis is unreachable: {result}")
-                    pending.future.set_exception(failure)
-                else:
-                    pending.future.set_result(result)
-
-    async def _outcomes(self, batch: list[_Append]) -> list[Any]:
-        try:
-            return await self._run_appends(batch)
-        except Exception as error:  # noqa: BLE001 - reported to every waiting command
-            return self._failed(batch, error)
-
-    def _failed(self, batch: list[_Append], error: Exception) -> list[Any]:
-        if isinstance(error, RedisError | OSError):
-            logger.error("appending %d batched commands to Redis failed: %s", len(batch), error)
-        else:
-            logger.exception("appending %d batched commands to Redis failed", len(batch))
-        return [error] * len(batch)
-
-    async def _run_appends(self, batch: list[_Append]) -> list[Any]:
-        """Run the append script over ``batch`` and return each append's {seq, marker}."""
-        if self._append_sha is None:
-            self._append_sha = await self._redis.script_load(_APPEND)
-        pipeline = self._redis.pipeline(transaction=False)
-        for start in range(0, len(batch), MAX_APPENDS_PER_CALL):
-            keys: list[str] = [CHANNEL]
-            arguments: list[str | bytes] = [self._retention]
-            for pending in batch[start : start + MAX_APPENDS_PER_CALL]:
-                keys += [_meta_key(pending.workshop_id), _events_key(pending.workshop_id)]
-                arguments += [
-                    pending.workshop_id,
-                    "0" if pending.expect_round is None else "1",
-                    pending.expect_round or "",
-                    "0" if pending.set_round is None else "1",
-                    pending.set_round or "",
-                    str(len(pending.events)),
-                    *pending.events,
+                again = [
+                    i for i, outcome in enumerate(outcomes) if isinstance(outcome, NoScriptError)
                 ]
-            pipeline.evalsha(self._append_sha, len(keys), *keys, *arguments)
-        results: list[Any] = []
-        for call in await pipeline.execute():
-            results += call
-        return results
+                retried = await self._run_calls([calls[i] for i in again])
+                for index, outcome in zip(again, retried, strict=True):
+                    outcomes[index] = outcome
+            for call, outcome in zip(calls, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    logger.error(
+                        "appending %d batched commands to Redis failed: %s", len(call), outcome
+                    )
+                    results: list[Any] = [outcome] * len(call)
+                else:
+                    results = outcome
+                for pending, result in zip(call, results, strict=True):
+                    if pending.future.done():
+                        continue
+                    if isinstance(result, BaseException):
+                        failure = StoreUnavailable(f"Redis did not store the events: {result}")
+                        pending.future.set_exception(failure)
+                    else:
+                        pending.future.set_result(result)
+
+    async def _run_calls(self, calls: list[list[_Append]]) -> list[Any]:
+        """Run the append script once per call, in one pipeline; return each call's
+        list of {seq, marker}, or the exception it failed with."""
+        try:
+            if self._append_sha is None:
+                self._append_sha = await self._redis.script_load(_APPEND)
+            pipeline = self._redis.pipeline(transaction=False)
+            for call in calls:
+                keys: list[str] = [CHANNEL]
+                arguments: list[str | bytes] = [self._retention]
+                for pending in call:
+                    keys += [_meta_key(pending.workshop_id), _events_key(pending.workshop_id)]
+                    arguments += [
+                        pending.workshop_id,
+                        "0" if pending.expect_round is None else "1",
+                        pending.expect_round or "",
+                        "0" if pending.set_round is None else "1",
+                        pending.set_round or "",
+                        str(len(pending.events)),
+                        *pending.events,
+                    ]
+                pipeline.evalsha(self._append_sha, len(keys), *keys, *arguments)
+            return list(await pipeline.execute(raise_on_error=False))
+        except Exception as error:  # noqa: BLE001 - the writer must outlive any one batch
+            if not isinstance(error, RedisError | OSError):
+                logger.exception("appending %d script calls to Redis failed", len(calls))
+            return [error] * len(calls)
 
     async def read(self, workshop_id: str, after: int = 0) -> list[bytes]:
         start = f"({after}-0" if after else "-"
@@ -374,7 +380,16 @@ class RedisEventStore:
                 attempt = 0
                 self._subscribed.set()
                 async for message in pubsub.listen():
-                    self._relay(message)
+                    try:
+                        self._relay(message)
+                    except Exception as error:  # noqa: BLE001 - one notice must not stop the follower
+                        # The error text may quote an event, so only its kind is logged.
+                        logger.error(
+                            "applying a notice from %s failed (%s); catching up from the store",
+                            CHANNEL,
+                            type(error).__name__,
+                        )
+                        self._missed()
             except (RedisError, OSError) as error:
                 if attempt == 0 and self.disconnected is not None:
                     self.disconnected()
@@ -384,6 +399,10 @@ class RedisEventStore:
                 await asyncio.sleep(delay)
             finally:
                 await pubsub.aclose()
+
+    def _missed(self) -> None:
+        if self.missed is not None:
+            self.missed()
 
     def _relay(self, message: dict[str, object]) -> None:
         data = message.get("data")
@@ -402,12 +421,14 @@ class RedisEventStore:
             seq, _, count = rest.partition(" ")
             if not (seq.isascii() and seq.isdigit()):
                 logger.warning("ignored a malformed notice on %s: %r", CHANNEL, head[:80])
+                self._missed()
                 return
             if not (count.isascii() and count.isdigit()) or index + int(count) > len(lines):
                 # Events with line breaks are not in the notice, so the listener reads them.
                 self.listener(workshop_id, int(seq), None)
                 if count != "-":
-                    return  # The rest of the notice cannot be parsed.
+                    self._missed()  # The rest of the notice cannot be parsed.
+                    return
                 continue
             events = lines[index : index + int(count)]
             index += int(count)

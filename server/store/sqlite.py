@@ -73,6 +73,8 @@ class SqliteEventStore:
         self.reconnected: Callable[[], None] | None = None
         self.disconnected: Callable[[], None] | None = None
         self.removed: Callable[[str], None] | None = None
+        self.missed: Callable[[], None] | None = None
+        """Never called: this process makes every append, so no notice is lost."""
 
     async def open(self) -> None:
         await self._run(self._connect)

@@ -99,6 +99,8 @@ async def test_facilitator_deletes_workshop(server: ServerProcess) -> None:
     assert "deleted" in notice["message"]
     with pytest.raises(websockets.ConnectionClosed):
         await phone.expect("never-sent")
+    # Nothing follows the notice, not even a view of the deleted workshop.
+    assert phone.messages[phone.messages.index(notice) + 1 :] == []
 
 
 async def test_full_workshop_turns_joiners_away(tmp_path: Path) -> None:

@@ -204,3 +204,35 @@ async def test_votes_racing_a_reveal_across_workers(workers: list[ServerProcess]
         assert view["rounds"][-1]["result"]["room"]["voters"] == acked
     for client in [*consoles, *phones]:
         await client.close()
+
+
+async def test_worker_outlives_event_it_cannot_read(workers: list[ServerProcess]) -> None:
+    first, second, _ = workers
+    workshop = await first.create_workshop()
+    projector = await Client.connect(first.ws_url)
+    reply = await projector.request({"type": "watch", "workshop": workshop["id"]})
+    assert reply["type"] == "ack", reply
+    console = await Client.connect(second.ws_url)
+    control = {
+        "type": "control",
+        "workshop": workshop["id"],
+        "token": workshop["facilitator_token"],
+    }
+    assert (await console.request(control))["type"] == "ack"
+
+    # A notice of an event kind this version does not know, as a newer worker might send.
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        unknown = b'{"type":"from_a_newer_version"}'
+        await client.publish(
+            "cg:events", f"{workshop['id']} {reply['seq'] + 1} 1\n".encode() + unknown
+        )
+    finally:
+        await client.aclose()
+    await first.log_line("failed (ValidationError)")
+
+    # The first worker still hears what the second one stores.
+    reply = await console.request({"type": "open_round", "item": "staff-support"})
+    assert reply["type"] == "ack", reply
+    view = await projector.view(lambda v: status(v) == "voting")
+    assert view["seq"] == reply["seq"]

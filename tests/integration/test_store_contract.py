@@ -14,7 +14,7 @@ import pytest_asyncio
 from redis import asyncio as aioredis
 
 from server.store import EventStore, JoinCodeTaken, RoundChanged, StoreUnavailable
-from server.store.redis import RedisEventStore
+from server.store.redis import MAX_APPENDS_PER_CALL, RedisEventStore
 from server.store.sqlite import SqliteEventStore
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -254,3 +254,27 @@ async def test_redis_notices_carry_batched_appends() -> None:
     finally:
         await follower.close()
         await writer.close()
+
+
+async def test_redis_failed_call_fails_only_its_appends() -> None:
+    await _flush_redis()
+    store = RedisEventStore(REDIS_URL)
+    await store.open()
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        await store.create("w1", "ABC234", b"e1")
+        await client.set("cg:{broken}:meta", "not a hash")
+        count = MAX_APPENDS_PER_CALL
+
+        # The first call stores `count` appends; the second one fails on the broken key.
+        outcomes = await asyncio.gather(
+            *(store.append("w1", [b"vote"]) for _ in range(count)),
+            store.append("broken", [b"vote"]),
+            return_exceptions=True,
+        )
+
+        assert outcomes[:count] == list(range(2, count + 2))
+        assert isinstance(outcomes[count], StoreUnavailable)
+    finally:
+        await client.aclose()
+        await store.close()

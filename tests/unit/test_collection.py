@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from server.collection import GARBAGE_BUDGET, SHORT_COLLECTION_CONNECTIONS, should_collect_all
+from server.collection import (
+    GARBAGE_BUDGET,
+    GARBAGE_LIMIT,
+    SHORT_COLLECTION_CONNECTIONS,
+    should_collect_all,
+)
 
 FEW = SHORT_COLLECTION_CONNECTIONS - 1
 MANY = 10_000
@@ -31,5 +36,9 @@ def test_many_connected_waits_for_budget() -> None:
     assert should_collect_all(closed=GARBAGE_BUDGET, connected=MANY, round_open=False)
 
 
-def test_many_connected_never_collects_while_voting() -> None:
-    assert not should_collect_all(closed=GARBAGE_BUDGET * 10, connected=MANY, round_open=True)
+def test_many_connected_waits_for_round_end() -> None:
+    assert not should_collect_all(closed=GARBAGE_LIMIT - 1, connected=MANY, round_open=True)
+
+
+def test_garbage_limit_collects_while_voting() -> None:
+    assert should_collect_all(closed=GARBAGE_LIMIT, connected=MANY, round_open=True)
