@@ -76,7 +76,7 @@ def should_collect_all(closed: int, connected: int, round_open: bool) -> bool:
     if closed == 0:
         return False
     if connected == 0 or connected + closed < SHORT_COLLECTION_CONNECTIONS:
-        return True  # Nobody waits, or not for long.
+        return True  # No client waits, or not for long.
     if closed >= GARBAGE_LIMIT:
         return True  # Memory comes first, even if a round is open.
     return closed >= GARBAGE_BUDGET and not round_open
