@@ -35,9 +35,9 @@ class Settings:
     seconds more is disconnected, which is how a phone that vanished is noticed."""
     ping_timeout: float = 20.0
     per_message_deflate: bool = False
-    """Whether websockets may compress messages. Off by default: with uvicorn 0.55's
-    websockets-sansio it took about 73 KB per idle connection against 25 KB without,
-    and about twice the CPU per message sent (measured on this project's 2-core machine)."""
+    """Whether websockets may compress messages. Off by default: with 10,000 phones it
+    took 73 KB of server memory per idle phone against 24 KB without, and a reveal
+    cost 3.7 times the CPU per phone and missed 500 ms (docs/benchmarks.md)."""
     redis_url: str | None = None
     """Redis server shared by several workers, e.g. ``redis://127.0.0.1:6379/0``; without
     it, workshops are stored in SQLite under ``data_dir`` and one process serves them."""
