@@ -90,6 +90,17 @@ def _validation_message(_: Request[Any, Any, Any], error: ValidationException) -
     return Response({"status_code": 400, "detail": details}, status_code=400)
 
 
+class _QuietSocketLines(logging.Filter):
+    """Drop uvicorn's lines about each websocket that opens or closes. A room of
+    10,000 phones writes 30,000 of them, which take CPU while people join and bury
+    the lines that matter; ``LOG_LEVEL=DEBUG`` keeps them."""
+
+    NOISE = frozenset({'%s - "WebSocket %s" [accepted]', "connection open", "connection closed"})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.msg not in self.NOISE
+
+
 def _add_security_headers(response: Response[Any]) -> Response[Any]:
     response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -120,6 +131,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         await library.refresh()
         app.state.rubric_library = library
         hub = app.state.hub = Hub(store)
+        if settings.log_level.upper() != "DEBUG":
+            logging.getLogger("uvicorn.error").addFilter(_QuietSocketLines())
         # Everything loaded so far lives as long as the process. Freezing it keeps it
         # out of the collector's way, so full collections with many sockets stay short.
         gc.freeze()

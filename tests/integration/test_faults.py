@@ -207,3 +207,16 @@ async def test_closed_sockets_cycles_collected(tmp_path: Path) -> None:
         assert 1 <= closed <= len(phones)
     finally:
         await server.stop()
+
+
+async def test_log_skips_per_socket_lines(tmp_path: Path) -> None:
+    server = ServerProcess(data_dir=tmp_path)
+    await server.start()
+    workshop = await server.create_workshop()
+    phone = await join_phone(server, workshop["join_code"], "staff")
+    await phone.close()
+    await server.stop()
+
+    assert not [line for line in server.log if "connection open" in line]
+    assert not [line for line in server.log if '"WebSocket /ws" [accepted]' in line]
+    assert [line for line in server.log if "Uvicorn running on" in line]
