@@ -5,6 +5,13 @@
 import { Connection } from "./connection.js";
 import { currentItemEntry, currentItemId, renderAspectList } from "./console-aspects.js";
 import { setUpPriorityForm } from "./console-priorities.js";
+import {
+  forgetToken,
+  pageHasTokenFragment,
+  parseToken,
+  readPageToken,
+  storeToken,
+} from "./facilitator-token.js";
 import { announce, element, errorDetail, replaceChildrenKeepingFocus } from "./dom.js";
 import { renderDescription, renderDescriptors, renderPrincipleHeading } from "./principle.js";
 import {
@@ -16,7 +23,6 @@ import {
 } from "./results.js";
 
 const workshopId = decodeURIComponent(location.pathname.split("/")[2] ?? "");
-const tokenStorageKey = `common-ground:facilitator:${workshopId}`;
 
 const byId = (id) => document.getElementById(id);
 const errorRegion = byId("console-error");
@@ -33,14 +39,15 @@ const recordForm = byId("record-form");
 const levelSelect = byId("record-level");
 const notesInput = byId("record-notes");
 
-let token = readToken();
+const linkCutShort = pageHasTokenFragment() && !parseToken(location.hash);
+let token = readPageToken(workshopId);
 let view = null;
 /** The item whose agreement the record form shows, and whether it was edited since. */
 let recordFormItem = null;
 let recordFormEdited = false;
 const renderPriority = setUpPriorityForm(runCommand);
 
-// Token --------------------------------------------------------------------------------
+// Storage and token -------------------------------------------------------------------
 
 function storageGet(key) {
   try {
@@ -54,33 +61,8 @@ function storageSet(key, value) {
   try {
     localStorage.setItem(key, value);
   } catch (error) {
-    console.warn("Storing the facilitator token failed, so a reload will need the link again:", error);
+    console.warn(`Storing ${key} failed, so a reload will not remember it:`, error);
   }
-}
-
-/** Extracts a token from a facilitator link ("...#token=SECRET") or a bare token. */
-function parseToken(text) {
-  const trimmed = text.trim();
-  const hashIndex = trimmed.indexOf("#");
-  if (hashIndex >= 0) {
-    return new URLSearchParams(trimmed.slice(hashIndex + 1)).get("token") || null;
-  }
-  return /^[A-Za-z0-9_-]{22,128}$/.test(trimmed) ? trimmed : null;
-}
-
-/**
- * Returns the token from the URL fragment (storing it) or from storage. The fragment
- * is then removed from the address bar so the secret is not shown when the console
- * is on a projector.
- */
-function readToken() {
-  const fromHash = location.hash ? parseToken(location.hash) : null;
-  if (fromHash) {
-    storageSet(tokenStorageKey, fromHash);
-    history.replaceState(null, "", location.pathname + location.search);
-    return fromHash;
-  }
-  return storageGet(tokenStorageKey);
 }
 
 function facilitatorLink() {
@@ -691,11 +673,7 @@ async function deleteWorkshop() {
     return;
   }
   connection.stop();
-  try {
-    localStorage.removeItem(tokenStorageKey);
-  } catch (error) {
-    console.warn("Removing the stored facilitator token failed:", error);
-  }
+  forgetToken(workshopId);
   consoleBody.hidden = true;
   showError("The workshop and all its data are deleted.");
 }
@@ -735,10 +713,19 @@ const connection = new Connection({
   },
   onRejected(error) {
     connection.stop();
-    showError(error.message);
-    if (error.code === "forbidden") {
+    if (error.code === "forbidden" || error.code === "invalid_message") {
+      // A wrong or damaged token stays wrong: forget it and ask for the link again.
+      forgetToken(workshopId);
+      token = null;
+      showError(
+        error.code === "forbidden"
+          ? error.message
+          : "That facilitator link is incomplete or damaged. Paste the whole link, including the part after #token=.",
+      );
       askForToken();
+      return;
     }
+    showError(error.message);
   },
 });
 
@@ -756,14 +743,33 @@ byId("token-form").addEventListener("submit", (event) => {
     return;
   }
   token = parsed;
-  storageSet(tokenStorageKey, token);
+  storeToken(workshopId, token);
   showError("");
+  connection.start();
+});
+
+// A facilitator link pasted into the address bar of this page changes only its
+// fragment, which reloads nothing: take the token from it.
+window.addEventListener("hashchange", () => {
+  if (!pageHasTokenFragment()) {
+    return;
+  }
+  const pasted = readPageToken(workshopId);
+  if (!pasted || pasted === token) {
+    return;
+  }
+  token = pasted;
+  showError("");
+  connection.stop();
   connection.start();
 });
 
 if (!workshopId) {
   showError("This page needs a workshop id in its address, as in /console/ID.");
 } else if (!token) {
+  if (linkCutShort) {
+    showError("That facilitator link is incomplete. Paste the whole link, including the part after #token=.");
+  }
   askForToken();
 } else {
   connection.start();

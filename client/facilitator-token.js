@@ -22,6 +22,14 @@ export function storeToken(workshopId, token) {
   }
 }
 
+export function forgetToken(workshopId) {
+  try {
+    localStorage.removeItem(tokenStorageKey(workshopId));
+  } catch (error) {
+    console.warn("Removing the stored facilitator token failed:", error);
+  }
+}
+
 const TOKEN_PATTERN = /^[A-Za-z0-9_-]{22,128}$/;
 
 /** Extracts a token from a facilitator link ("...#token=SECRET") or a bare token. */
@@ -54,15 +62,23 @@ export function parseFacilitatorLink(text) {
   return { workshopId: decodeURIComponent(match[1]), token };
 }
 
+/** Tells whether the address has a "#token=" fragment, whole or cut short. */
+export function pageHasTokenFragment() {
+  return new URLSearchParams(location.hash.slice(1)).has("token");
+}
+
 /**
  * Returns the token from the URL fragment (storing it) or from storage. The fragment
- * is then removed from the address bar so that the secret is not shown or printed.
+ * is then removed from the address bar, even when it is cut short, so that the secret
+ * is not shown or printed. A fragment that is not a whole token is not stored.
  */
 export function readPageToken(workshopId) {
   const fromHash = location.hash ? parseToken(location.hash) : null;
+  if (pageHasTokenFragment()) {
+    history.replaceState(null, "", location.pathname + location.search);
+  }
   if (fromHash) {
     storeToken(workshopId, fromHash);
-    history.replaceState(null, "", location.pathname + location.search);
     return fromHash;
   }
   return storedToken(workshopId);

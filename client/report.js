@@ -31,6 +31,16 @@ function roleName(report, roleId) {
   return report.role_names[roleId] ?? roleId;
 }
 
+/** Returns "1 Student" or "3 Students": a count with the role's name in the right number. */
+function people(report, roleId, count) {
+  const plural = report.role_plurals?.[roleId] ?? roleName(report, roleId);
+  return `${count} ${count === 1 ? roleName(report, roleId) : plural}`;
+}
+
+function pluralNames(report, roleIds) {
+  return roleIds.map((role) => report.role_plurals?.[role] ?? roleName(report, role)).join(", ");
+}
+
 function levelLabel(report, level) {
   return level ? `${report.levels[level - 1]} (${level})` : "none";
 }
@@ -146,9 +156,13 @@ function renderDistributions(report, round) {
     );
   }
   if (round.hidden_roles.length > 0) {
+    const withheld = round.withheld_roles ?? [];
     facts.push(
-      `Fewer than ${report.small_group_threshold} of ${round.hidden_roles.map((role) => roleName(report, role)).join(", ")} ` +
-        "chose a level, so only the whole room's votes are shown.",
+      `Fewer than ${report.small_group_threshold} ${pluralNames(report, round.hidden_roles)} ` +
+        "chose a level, so only the whole room's votes are shown" +
+        (withheld.length > 0
+          ? `: the split of ${pluralNames(report, withheld)} is withheld too, or it would give theirs away.`
+          : "."),
     );
   }
   if (round.consensus !== null) {
@@ -253,9 +267,7 @@ function renderPriorities(report) {
 
 function render(report) {
   document.title = `${report.title} · Workshop report · Common Ground`;
-  const participants = report.roles
-    .map((entry) => `${entry.count} ${roleName(report, entry.role)}`)
-    .join(", ");
+  const participants = report.roles.map((entry) => people(report, entry.role, entry.count)).join(", ");
   const scope = report.scope.charAt(0).toUpperCase() + report.scope.slice(1);
   reportElement.replaceChildren(
     element("header", { className: "report-header" }, [

@@ -263,7 +263,7 @@ function describeCallouts(result, view) {
   const callouts = [];
   const roomMedian = result.room.median;
   if (roomMedian !== null && !Number.isInteger(roomMedian)) {
-    callouts.push(`The room is tied ${describeMedian(roomMedian, view.levels)}.`);
+    callouts.push(`The room's median falls ${describeMedian(roomMedian, view.levels)}.`);
   }
   if (result.consensus !== null && result.consensus < WIDE_SPLIT_BELOW) {
     callouts.push("Views in the room are widely spread.");

@@ -57,7 +57,7 @@ def main() -> None:
     wildcard = ("127.0.0.1", "0.0.0.0", "::")  # noqa: S104 - only to print a reachable address
     shown_host = "localhost" if settings.host in wildcard else settings.host
     base = settings.public_url or f"http://{shown_host}:{settings.port}"
-    print(f"Common Ground is running. Open the facilitator console at {base}/", flush=True)
+    print(f"Common Ground is running. Create a workshop at {base}/", flush=True)
     where = "Redis at REDIS_URL" if settings.redis_url else settings.data_dir
     print(f"Data is stored in {where}", flush=True)
 

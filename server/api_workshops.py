@@ -196,7 +196,7 @@ async def export_workshop_csv(
     body = export_csv(build_export(runtime.state, now=time.time())).encode("utf-8")
     return Response(
         body,
-        media_type="text/csv; charset=utf-8",
+        media_type="text/csv",
         headers={"Content-Disposition": f'attachment; filename="workshop-{workshop_id}.csv"'},
     )
 

@@ -29,6 +29,7 @@ __all__ = (
     "export_json",
     "export_schema",
     "final_round",
+    "round_remarks",
     "spreadsheet_text",
 )
 
@@ -45,6 +46,9 @@ class ExportedRound(msgspec.Struct, frozen=True):
     revealed_at: float | None
     roles: dict[str, Distribution]
     hidden_roles: list[str]
+    """Roles of whom fewer than the small-group threshold chose a level."""
+    withheld_roles: list[str]
+    """Roles whose split is withheld only because another role is hidden."""
     room: Distribution | None
     gap: float | None
     consensus: float | None
@@ -121,6 +125,8 @@ class WorkshopExport(msgspec.Struct, frozen=True):
     """Roles with how many participants of each joined."""
     role_names: dict[str, str]
     """Each role's display name by role id, e.g. "Student" for ``student``."""
+    role_plurals: dict[str, str]
+    """Each role's name for several people by role id, e.g. "Students"."""
     comparison: tuple[str, str]
     small_group_threshold: int
     created_at: float
@@ -137,6 +143,7 @@ def _export_round(round_: Round) -> ExportedRound:
         revealed_at=round_.revealed_at,
         roles=result.roles if result else {},
         hidden_roles=result.hidden_roles if result else [],
+        withheld_roles=result.withheld_roles if result else [],
         room=result.room if result else None,
         gap=result.gap if result else None,
         consensus=result.consensus if result else None,
@@ -238,6 +245,7 @@ def build_export(state: WorkshopState, *, now: float) -> WorkshopExport:
         levels=levels,
         roles=[RoleCount(role=role, count=count) for role, count in joined.items()],
         role_names={role.id: role.name for role in state.rubric.roles},
+        role_plurals={role.id: role.plural or role.name for role in state.rubric.roles},
         comparison=state.rubric.comparison,
         small_group_threshold=created.small_group_threshold,
         created_at=created.created_at,
@@ -349,6 +357,21 @@ def _csv_rows(export: WorkshopExport) -> list[list[object]]:
     return rows
 
 
+def round_remarks(export: WorkshopExport, round_: ExportedRound) -> list[tuple[str, str]]:
+    """Return a remark for each role whose split a revealed round withheld."""
+    hidden = (
+        f"fewer than {export.small_group_threshold} chose a level, "
+        "so this group is counted only in the room total"
+    )
+    withheld = (
+        "split withheld because another group is too small to show, "
+        "so this group is counted only in the room total"
+    )
+    return [(role, hidden) for role in round_.hidden_roles] + [
+        (role, withheld) for role in round_.withheld_roles
+    ]
+
+
 def _round_rows(
     export: WorkshopExport, lead: list[object], rounds: list[ExportedRound], blank: list[object]
 ) -> list[list[object]]:
@@ -359,11 +382,7 @@ def _round_rows(
         prefix = ["round", *lead, *blank, round_.number]
         for role, distribution in round_.roles.items():
             rows.append([*prefix, role, *_distribution_cells(distribution)])
-        for role in round_.hidden_roles:
-            remark = (
-                f"fewer than {export.small_group_threshold} chose a level, "
-                "so this group is counted only in the room total"
-            )
+        for role, remark in round_remarks(export, round_):
             rows.append([*prefix, role, *[None] * (len(export.levels) + 5), remark])
         room_cells = _distribution_cells(round_.room)
         rows.append([*prefix, "room", *room_cells, round_.gap, round_.consensus])

@@ -14,7 +14,8 @@ from server.export import ExportedItem, ExportedRound, WorkshopExport, final_rou
 
 __all__ = ("MARKDOWN_MEDIA_TYPE", "escape_markdown", "export_markdown")
 
-MARKDOWN_MEDIA_TYPE = "text/markdown; charset=utf-8"
+MARKDOWN_MEDIA_TYPE = "text/markdown"
+"""Litestar adds the charset, utf-8, to every text type."""
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#|~!&])")
 _LINE_START_MARKER = re.compile(r"^(\s*)(\d+)?([-+=.)])")
@@ -47,6 +48,11 @@ def _median(round_: ExportedRound | None, role: str) -> str:
         return "–"
     median = round_.roles[role].median
     return "–" if median is None else f"{median:g}"
+
+
+def _people(export: WorkshopExport, role: str, count: int) -> str:
+    names = export.role_plurals if count != 1 else export.role_names
+    return f"{count} {escape_markdown(names.get(role, role))}"
 
 
 def _gap(round_: ExportedRound | None) -> str:
@@ -154,7 +160,7 @@ def export_markdown(export: WorkshopExport) -> str:
         f"({escape_markdown(export.rubric_source)})\\",
         f"Workshop created {_date(export.created_at)}; exported {_date(export.exported_at)}\\",
         "Participants: "
-        + ", ".join(f"{entry.count} {escape_markdown(entry.role)}" for entry in export.roles),
+        + ", ".join(_people(export, entry.role, entry.count) for entry in export.roles),
         "",
         "## Agreed positions",
         "",

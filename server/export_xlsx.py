@@ -18,7 +18,13 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from server.export import FORMULA_STARTS, ExportedRound, WorkshopExport, final_round
+from server.export import (
+    FORMULA_STARTS,
+    ExportedRound,
+    WorkshopExport,
+    final_round,
+    round_remarks,
+)
 
 __all__ = ("XLSX_MEDIA_TYPE", "cell_text", "export_xlsx")
 
@@ -209,11 +215,7 @@ def _round_rows(
         for role, distribution in round_.roles.items():
             counts = [*distribution.counts, distribution.not_sure, distribution.voters]
             _append(sheet, [*prefix, role, *counts, distribution.median])
-        for role in round_.hidden_roles:
-            remark = (
-                f"fewer than {export.small_group_threshold} chose a level, "
-                "so this group is counted only in the room total"
-            )
+        for role, remark in round_remarks(export, round_):
             _append(sheet, [*prefix, role, *[None] * (len(export.levels) + 5), remark])
         room = round_.room
         room_cells = [*room.counts, room.not_sure, room.voters, room.median]

@@ -147,7 +147,7 @@ async def compare_workshops_csv(
     """Return the comparison as CSV, with the access rules of ``/api/compare``."""
     comparison = await _comparison(state, request, workshops)
     body = build_comparison_csv(comparison).encode("utf-8")
-    return _attachment(body, "text/csv; charset=utf-8", "comparison.csv")
+    return _attachment(body, "text/csv", "comparison.csv")
 
 
 def _page(name: str) -> File:

@@ -44,6 +44,9 @@ class RoundResult(msgspec.Struct, frozen=True):
     hidden_roles: list[str]
     """Roles with voters of whom fewer than the small-group threshold chose a level.
     When there are any, every role's split is withheld and only the room total shows."""
+    withheld_roles: list[str]
+    """Roles with enough voters whose split is withheld anyway, because a hidden role
+    could be worked out from the room total without theirs."""
     room: Distribution
     gap: float | None
     """First comparison role's median minus the second's, in levels; ``None`` when
@@ -128,7 +131,9 @@ def summarise_round(
         if distribution.voters and chose_level < small_group_threshold:
             hidden.append(role)
         roles[role] = distribution
+    withheld: list[str] = []
     if hidden:
+        withheld = [role for role in roles if role not in hidden and roles[role].voters]
         roles = {}
 
     room = summarise(everyone, level_count)
@@ -139,6 +144,7 @@ def summarise_round(
     return RoundResult(
         roles=roles,
         hidden_roles=hidden,
+        withheld_roles=withheld,
         room=room,
         gap=gap,
         consensus=consensus(room.counts),

@@ -273,7 +273,7 @@ def _check_target_level(state: WorkshopState, principle: Principle, target_level
             "invalid_target",
             f"Target level {target_level} ({levels[target_level - 1]}) is not above the agreed "
             f"level {agreement.level} ({levels[agreement.level - 1]}); choose a higher level, "
-            "or null for no target.",
+            "or no target level.",
         )
 
 

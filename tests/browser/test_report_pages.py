@@ -73,6 +73,7 @@ async def test_report_prints_grid_and_notes(server: ServerProcess, browser: Brow
     await expect(notes).to_contain_text("👩‍🎓")
     await expect(page.locator(".priority-table")).to_contain_text(ACTIONS)
     await expect(page.locator(".distribution-table").first).to_contain_text("Whole room")
+    await expect(page.locator(".report-meta")).to_contain_text("Participants: 1 Staff, 1 Student.")
 
     pdf = await page.pdf(format="A4", landscape=True, print_background=True)
     assert pdf.startswith(b"%PDF-")

@@ -349,7 +349,8 @@ async def test_exports_over_http(server: ServerProcess) -> None:
     assert len([row for row in rounds[1:] if row[8] == "room"]) == 2
 
     assert markdown.status_code == 200
-    assert markdown.headers["content-type"].startswith("text/markdown")
+    assert markdown.headers["content-type"] == "text/markdown; charset=utf-8"
+    assert table.headers["content-type"] == "text/csv; charset=utf-8"
     assert "# HTTP exports" in markdown.text
     assert "- Student owner: Course rep" in markdown.text
 

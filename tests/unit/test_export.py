@@ -377,7 +377,7 @@ def test_csv_hidden_role_is_remark_only(export: WorkshopExport) -> None:
     rows = round_rows(read_csv(export_csv(export)), 2)
     hidden = rows["student"]
 
-    assert list(rows) == ["student", "room"]
+    assert list(rows) == ["student", "staff", "room"]
     assert hidden["remark"] is not None
     assert "counted only in the room total" in hidden["remark"]
     assert f"fewer than {SMALL_GROUP_THRESHOLD}" in hidden["remark"]
@@ -386,6 +386,15 @@ def test_csv_hidden_role_is_remark_only(export: WorkshopExport) -> None:
     assert hidden["not_sure"] == ""
     assert hidden["voters"] == ""
     assert hidden["median"] == ""
+
+
+def test_csv_withheld_role_says_why(export: WorkshopExport) -> None:
+    withheld = round_rows(read_csv(export_csv(export)), 2)["staff"]
+
+    assert "another group is too small" in withheld["remark"]
+    for level, name in enumerate(RUBRIC.levels, 1):
+        assert withheld[f"{level}: {name}"] == ""
+    assert withheld["voters"] == ""
 
 
 def test_csv_shown_rows_have_no_remark(export: WorkshopExport) -> None:

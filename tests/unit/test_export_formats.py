@@ -490,6 +490,15 @@ def test_markdown_has_positions_and_priorities(export: WorkshopExport) -> None:
     assert "Then review in May 🗓" in text
 
 
+def test_markdown_names_roles_in_plural(export: WorkshopExport) -> None:
+    line = next(line for line in export_markdown(export).splitlines() if "Participants" in line)
+    counts = {entry.role: entry.count for entry in export.roles}
+
+    for role, count in counts.items():
+        name = export.role_plurals[role] if count != 1 else export.role_names[role]
+        assert f"{count} {escape_markdown(name)}" in line
+
+
 def test_markdown_keeps_note_lines(export: WorkshopExport) -> None:
     text = export_markdown(export)
 
