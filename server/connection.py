@@ -88,7 +88,7 @@ class Connection:
         if self.dropped:
             return
         if len(self._direct) >= MAX_QUEUED_MESSAGES:
-            logger.warning("closing a %s connection that stopped reading its messages", self.kind)
+            logger.warning("closing a connection (%s) that stopped reading its messages", self.kind)
             self.drop()
             return
         self._direct.append(message)
@@ -144,7 +144,9 @@ class Connection:
         """Ping the client when it has been sent nothing for a while, and drop it when
         one send has taken longer than ``SEND_TIMEOUT``."""
         if self.sending_since is not None and now - self.sending_since > SEND_TIMEOUT:
-            logger.warning("closing a %s connection: a send took over %ss", self.kind, SEND_TIMEOUT)
+            logger.warning(
+                "closing a connection (%s): a send took over %ss", self.kind, SEND_TIMEOUT
+            )
             self.drop()
         elif self.sending_since is None and now - self.last_sent > PING_INTERVAL:
             self.send(_PING)

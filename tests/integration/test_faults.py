@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import os
 import random
 import signal
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -220,3 +224,54 @@ async def test_log_skips_per_socket_lines(tmp_path: Path) -> None:
     assert not [line for line in server.log if "connection open" in line]
     assert not [line for line in server.log if '"WebSocket /ws" [accepted]' in line]
     assert [line for line in server.log if "Uvicorn running on" in line]
+
+
+def _masked_text_frame(text: str) -> bytes:
+    """Encode one client-to-server text frame (RFC 6455 requires clients to mask)."""
+    payload = text.encode()
+    mask = os.urandom(4)
+    length = len(payload)
+    header = (
+        bytes([0x81, 0x80 | length])
+        if length < 126
+        else bytes([0x81, 0xFE]) + length.to_bytes(2, "big")
+    )
+    return header + mask + bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
+
+
+async def test_client_that_never_reads_is_dropped(tmp_path: Path) -> None:
+    server = ServerProcess(data_dir=tmp_path)
+    await server.start()
+    loop = asyncio.get_running_loop()
+    client = socket.socket()
+    client.setblocking(False)
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    sending: asyncio.Task[None] | None = None
+    try:
+        await loop.sock_connect(client, ("127.0.0.1", server.port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        handshake = (
+            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+            "Sec-WebSocket-Version: 13\r\n\r\n"
+        )
+        await loop.sock_sendall(client, handshake.encode())
+        assert (await loop.sock_recv(client, 12)) == b"HTTP/1.1 101"
+
+        # Each invalid frame gets an error reply that the client never reads, until the
+        # server's buffers are full and its queue for this client overflows. The frames
+        # go out in the background, as a server that stops reading would block them.
+        frames = _masked_text_frame("not json") * 20_000
+        sending = asyncio.create_task(loop.sock_sendall(client, frames))
+        line = await server.log_line("stopped reading its messages")
+        assert "unidentified" in line
+
+        # The server is still serving everyone else.
+        workshop = await server.create_workshop()
+        phone = await join_phone(server, workshop["join_code"], "staff")
+        await phone.close()
+    finally:
+        if sending is not None:
+            sending.cancel()
+        client.close()
+        await server.stop()
