@@ -493,11 +493,25 @@ def render(results: dict[str, dict], arguments: argparse.Namespace, command_line
             f"≤ {TARGET_STALL_MS:.0f}",
             lambda p, b: p <= TARGET_STALL_MS,
         )
+    # The generator keeps a console and a projector per workshop connected to the end,
+    # so a pause with more clients than those kept phones waiting.
+    others = 2 * arguments.workshops
+
+    def pauses(result: dict, phones_waiting: bool) -> int | None:
+        logged = result["collection_pauses_ms"]
+        if logged is None:
+            return None
+        return sum(1 for _, clients in logged if (clients > others) == phones_waiting)
+
     row(
-        "garbage-collection pauses over 100 ms with clients connected",
-        lambda r: None if r["collection_pauses_ms"] is None else len(r["collection_pauses_ms"]),
+        "garbage-collection pauses over 100 ms with phones connected",
+        lambda r: pauses(r, phones_waiting=True),
         "0",
         lambda p, b: p == 0,
+    )
+    row(
+        "garbage-collection pauses over 100 ms after the phones left",
+        lambda r: pauses(r, phones_waiting=False),
     )
     row("stall probe: p99 round trip ms", lambda r: r["stalls"]["whole_run"]["rtt_ms"]["p99"])
     row(
@@ -862,15 +876,13 @@ COLLECTION_PAUSE = re.compile(
 )
 
 
-def logged_collection_pauses(log: Path) -> list[int] | None:
-    """Return the garbage-collection pauses over 100 ms that the product logged while
-    clients were connected, in ms; ``None`` for the baseline, which does not log them.
-    A pause after every phone has left keeps nobody waiting."""
+def logged_collection_pauses(log: Path) -> list[tuple[int, int]] | None:
+    """Return each garbage-collection pause over 100 ms that the product logged, as
+    (ms, clients connected); ``None`` for the baseline, which does not log them."""
     text = log.read_text(errors="replace") if log.exists() else ""
     if "Common Ground is running" not in text:
         return None
-    pauses = COLLECTION_PAUSE.finditer(text)
-    return [int(match.group(1)) for match in pauses if int(match.group(2)) > 0]
+    return [(int(match.group(1)), int(match.group(2))) for match in COLLECTION_PAUSE.finditer(text)]
 
 
 def main() -> None:
