@@ -536,7 +536,8 @@ def render(results: dict[str, dict], arguments: argparse.Namespace, command_line
     pinning = "server on CPU 0, generator on CPU 1" if arguments.pin else "none"
     if arguments.redis_workers:
         heading = (
-            f"### Redis, {arguments.redis_workers} workers: {arguments.phones:,} phones over "
+            f"### Redis, {arguments.redis_workers} "
+            f"{'worker' if arguments.redis_workers == 1 else 'workers'}: {arguments.phones:,} phones over "
             f"{arguments.workshops} workshops, {when}"
         )
         if arguments.pin:
