@@ -535,14 +535,16 @@ def render(results: dict[str, dict], arguments: argparse.Namespace, command_line
     heading = f"### {arguments.phones:,} phones, {when}"
     pinning = "server on CPU 0, generator on CPU 1" if arguments.pin else "none"
     if arguments.redis_workers:
+        workers = (
+            "1 worker" if arguments.redis_workers == 1 else f"{arguments.redis_workers} workers"
+        )
         heading = (
-            f"### Redis, {arguments.redis_workers} "
-            f"{'worker' if arguments.redis_workers == 1 else 'workers'}: {arguments.phones:,} phones over "
+            f"### Redis, {workers}: {arguments.phones:,} phones over "
             f"{arguments.workshops} workshops, {when}"
         )
         if arguments.pin:
             pinning = (
-                f"all {arguments.redis_workers} server workers, their uvicorn supervisor and "
+                f"all {workers} of the server, their uvicorn supervisor and "
                 "redis-server on CPU 0, generator on CPU 1"
             )
     elif arguments.workshops > 1:
