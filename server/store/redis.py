@@ -420,7 +420,8 @@ class RedisEventStore:
                 continue
             seq, _, count = rest.partition(" ")
             if not (seq.isascii() and seq.isdigit()):
-                logger.warning("ignored a malformed notice on %s: %r", CHANNEL, head[:80])
+                # Its text could be an event, such as a vote, so it is not logged.
+                logger.warning("ignored a malformed notice of %d bytes on %s", len(data), CHANNEL)
                 self._missed()
                 return
             if not (count.isascii() and count.isdigit()) or index + int(count) > len(lines):
