@@ -109,11 +109,10 @@ class WorkshopRuntime:
             if not events:
                 return self.state.seq
             expect_round, set_round = domain.round_guard(self.state, events)
-            encoded = [_event_encoder.encode(event) for event in events]
             try:
                 last_seq = await self._store.append(
                     self.workshop_id,
-                    encoded,
+                    [_event_encoder.encode(event) for event in events],
                     expect_round=expect_round,
                     set_round=set_round,
                 )
@@ -125,10 +124,10 @@ class WorkshopRuntime:
                 raise StoreUnavailable(
                     "The server could not save that change, so it was not applied; try again."
                 ) from error
-            first_seq = last_seq - len(encoded) + 1
+            first_seq = last_seq - len(events) + 1
             if first_seq <= self.state.seq + 1:
                 # The store put exactly these events at these seqs, so they need no read.
-                self._apply_new(first_seq - 1, encoded)
+                self._apply_new(first_seq - 1, events)
             else:
                 # Other commands' events came in between and have not arrived yet.
                 await self.catch_up(last_seq)
@@ -148,17 +147,17 @@ class WorkshopRuntime:
         if events is None or last_seq - len(events) > self.state.seq:
             self.catch_up_soon()
             return
-        self._apply_new(last_seq - len(events), events)
+        decoded = [_event_decoder.decode(payload) for payload in events]
+        self._apply_new(last_seq - len(events), decoded)
 
-    def _apply_new(self, after: int, events: list[bytes]) -> None:
+    def _apply_new(self, after: int, events: list[Event]) -> None:
         """Apply the events stored after seq ``after`` that the state does not have yet.
 
         A read from the store and a notice of the same events can both arrive while
         the other is awaited, so each event is applied only if it is the next one.
         """
-        for seq, payload in enumerate(events, start=after + 1):
+        for seq, event in enumerate(events, start=after + 1):
             if seq == self.state.seq + 1:
-                event = _event_decoder.decode(payload)
                 domain.apply(self.state, event)
                 if not isinstance(event, _UNSEEN_BY_PHONES):
                     self._phones_stale = True
@@ -201,7 +200,8 @@ class WorkshopRuntime:
             if target_seq is not None and self.state.seq >= target_seq:
                 return
             after = self.state.seq
-            self._apply_new(after, await self._store.read(self.workshop_id, after=after))
+            payloads = await self._store.read(self.workshop_id, after=after)
+            self._apply_new(after, [_event_decoder.decode(payload) for payload in payloads])
 
     def attach(self, connection: Connection) -> None:
         self.connections.add(connection)
@@ -376,11 +376,10 @@ class Hub:
 
     def round_open(self) -> bool:
         """Tell whether a workshop with clients in this process has a round taking votes."""
-        for runtime in self._runtimes.values():
-            latest = runtime.state.latest_round
-            if runtime.connections and latest is not None and not latest.revealed:
-                return True
-        return False
+        return any(
+            runtime.connections and runtime.state.voting_round is not None
+            for runtime in self._runtimes.values()
+        )
 
     def all_connections(self) -> Iterator[Connection]:
         """Yield every identified connection of every workshop in this process."""
@@ -395,7 +394,7 @@ class Hub:
             runtime.deliver(last_seq, events)
         except Exception as error:  # noqa: BLE001 - the store's writer or follower must go on
             # An event this version cannot decode, say from a newer worker. The error text
-            # may quote the event, so only its kind is logged; a read tries again.
+            # may quote the event, so only its kind is logged, and a read tries again.
             logger.error(
                 "workshop %s: applying events up to seq %d failed (%s)",
                 workshop_id,

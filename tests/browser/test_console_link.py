@@ -44,7 +44,7 @@ async def test_console_forgets_rejected_token(server: ServerProcess, browser: Br
     assert stored is None
     await page.goto(console_url)
 
-    # The rejected token was not kept, so the page asks for the link instead of failing.
+    # The rejected token was not kept, so the page shows the link form instead of an error.
     await expect(page.get_by_label("Facilitator link or token")).to_be_visible()
     await page.get_by_label("Facilitator link or token").fill(workshop["facilitator_url"])
     await page.get_by_role("button", name="Open the console").click()
